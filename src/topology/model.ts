@@ -1,0 +1,83 @@
+/**
+ * The broker objects a topology compiles to (DESIGN.md §3). `compileTopology`
+ * produces a {@link CompiledTopology} from a validated topology; `plan`,
+ * `apply` and `export` consume it and never look at the file again, and the
+ * runtime reads each queue's {@link RetryPolicy} from it.
+ *
+ * Arguments are kept exactly as they are sent to the broker (`x-` keys,
+ * milliseconds as numbers), so comparing with the live broker is a plain
+ * value comparison.
+ */
+
+export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
+export type QueueType = "quorum" | "classic";
+
+/** AMQP table of `x-` arguments, as sent in exchange.declare / queue.declare. */
+export type BrokerArguments = Record<string, string | number | boolean>;
+
+export interface ExchangeObject {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: BrokerArguments;
+}
+
+/**
+ * What a queue is for: the declared work queue, one of its retry tiers, or its
+ * dead-letter queue.
+ */
+export type QueueRole = "work" | "retry" | "dlq";
+
+export interface QueueObject {
+  name: string;
+  role: QueueRole;
+  /** The work queue this object belongs to (itself for `work`). */
+  owner: string;
+  type: QueueType;
+  /** Always true: warren never declares a non-durable queue. */
+  durable: true;
+  /** Includes `x-queue-type`. */
+  arguments: BrokerArguments;
+}
+
+export interface BindingObject {
+  /** Source exchange. */
+  source: string;
+  destination: string;
+  destinationType: "queue" | "exchange";
+  /** Empty string for fanout and headers bindings. */
+  routingKey: string;
+  /** Header matches (`x-match` plus the headers) for headers exchanges. */
+  arguments: BrokerArguments;
+}
+
+/** One retry tier: failed messages wait `delayMs` in `queue`, then return. */
+export interface RetryTier {
+  delayMs: number;
+  /** `Q.retry.<delay>`, e.g. `orders.fulfil.retry.10s`. */
+  queue: string;
+}
+
+/**
+ * How the runtime retries a work queue. Attempt `n` (1-based) that fails with
+ * `n < maxAttempts` waits in `tiers[min(n, tiers.length) - 1]`; when
+ * `n = maxAttempts` the message goes to `deadLetterQueue`.
+ */
+export interface RetryPolicy {
+  queue: string;
+  maxAttempts: number;
+  tiers: RetryTier[];
+  deadLetterQueue: string;
+}
+
+export interface CompiledTopology {
+  vhost: string;
+  /** In declaration order: an exchange comes after those it depends on. */
+  exchanges: ExchangeObject[];
+  queues: QueueObject[];
+  bindings: BindingObject[];
+  /** Keyed by work queue name. */
+  retryPolicies: Record<string, RetryPolicy>;
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config";
+
+// Three tiers (DESIGN.md §11): unit tests need nothing; integration and
+// reliability tests share one broker that test/support/global-setup.ts finds
+// or starts once per run.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/reliability/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
