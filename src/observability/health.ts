@@ -1,0 +1,84 @@
+/**
+ * A small HTTP endpoint for orchestrators and Prometheus (DESIGN.md §9):
+ *
+ * - `GET /healthz`: 200 while the process runs (liveness);
+ * - `GET /readyz`: 200 when `ready()` says so (connected and consuming),
+ *   503 otherwise, with the reasons in the JSON body;
+ * - `GET /metrics`: the caller's prom-client registry in text format.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+/** Answer of a readiness check. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready (empty when ready). */
+  reasons: string[];
+}
+
+export interface HealthServerOptions {
+  /** Registry served at /metrics. */
+  registry: Registry;
+  /** Readiness check; typically `() => warren.readiness()`. */
+  readiness: () => Readiness;
+  /**
+   * Port to listen on; 0 picks a free one.
+   * @default 9464
+   */
+  port?: number;
+  /**
+   * Interface to bind.
+   * @default "127.0.0.1"
+   */
+  host?: string;
+}
+
+export interface HealthServer {
+  /** Base URL, e.g. `http://127.0.0.1:9464`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export const healthServerDefaults = Object.freeze({ port: 9464, host: "127.0.0.1" });
+
+/** Starts the health and metrics endpoint. */
+export async function serveHealth(options: HealthServerOptions): Promise<HealthServer> {
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const reply = (status: number, type: string, body: string) => {
+      response.writeHead(status, { "content-type": type }).end(body);
+    };
+    if (request.method !== "GET") return reply(405, "text/plain", "method not allowed\n");
+    if (path === "/healthz") return reply(200, "application/json", '{"status":"ok"}\n');
+    if (path === "/readyz") {
+      const readiness = options.readiness();
+      return reply(
+        readiness.ready ? 200 : 503,
+        "application/json",
+        `${JSON.stringify(readiness)}\n`,
+      );
+    }
+    if (path === "/metrics") {
+      options.registry.metrics().then(
+        (text) => reply(200, options.registry.contentType, text),
+        (error: unknown) => reply(500, "text/plain", `metrics failed: ${String(error)}\n`),
+      );
+      return;
+    }
+    reply(404, "text/plain", "not found: try /healthz, /readyz or /metrics\n");
+  });
+  const host = options.host ?? healthServerDefaults.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? healthServerDefaults.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
