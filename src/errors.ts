@@ -33,8 +33,30 @@ export class WarrenError extends Error {
   }
 }
 
+/** One problem found in a topology file. */
+export interface TopologyIssue {
+  /** Where in the file, e.g. `queues."orders.fulfil".bindings[0]`; empty for the whole file. */
+  path: string;
+  /** 1-based line in the file, when known. */
+  line?: number;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
 /** The topology file is invalid, or the broker's objects conflict with it. */
-export class TopologyError extends WarrenError {}
+export class TopologyError extends WarrenError {
+  /** Every problem found in the file (empty when the error is not about a file). */
+  readonly issues: readonly TopologyIssue[];
+
+  constructor(
+    code: string,
+    message: string,
+    options: WarrenErrorOptions & { issues?: readonly TopologyIssue[] } = {},
+  ) {
+    super(code, message, options);
+    this.issues = options.issues ?? [];
+  }
+}
 
 /** The broker (AMQP or management API) could not be reached or closed on us. */
 export class ConnectionError extends WarrenError {}

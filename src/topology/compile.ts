@@ -1,0 +1,201 @@
+/**
+ * Turns a validated topology into the broker objects it stands for
+ * (DESIGN.md §3). The mapping, and why:
+ *
+ * - Every work queue `Q` dead-letters to `Q.dlq` through the default exchange
+ *   (`x-dead-letter-exchange: ""`, `x-dead-letter-routing-key: Q.dlq`), so
+ *   whatever the broker gives up on (delivery limit, TTL, overflow) lands
+ *   where `warren dlq` looks. `deadLetter` overrides only this broker path;
+ *   the runtime still sends its own failures to `Q.dlq`.
+ * - Quorum queues get `x-delivery-limit` (crash-loop cap, `deliveryLimit`,
+ *   default 20) and `x-dead-letter-strategy: at-least-once`, which RabbitMQ
+ *   honours only with `x-overflow: reject-publish` (checked on 3.10.8: with
+ *   drop-head an unroutable dead letter is dropped, with reject-publish it
+ *   is kept until it can be delivered), so that one is fixed too:
+ *   a full quorum queue refuses publishes (the publisher sees a nack) instead
+ *   of dropping its oldest message.
+ * - Each distinct retry delay is a queue `Q.retry.<delay>` with a per-queue
+ *   `x-message-ttl` (FIFO expiry, no head-of-line blocking) that
+ *   dead-letters back to `Q`. Quorum tiers also dead-letter at-least-once
+ *   with reject-publish, so a message whose wait is over is not lost when
+ *   `Q` is full: it stays in the tier until `Q` takes it.
+ * - `Q.dlq` has the same type as `Q` and no dead-letter target of its own.
+ * - Typed options map one to one (`maxLength` → `x-max-length`, `messageTtl`
+ *   → `x-message-ttl`, ...); raw `arguments` go on `Q` only, never on its
+ *   tiers or its `.dlq` (an `x-expires` there could delete dead letters).
+ */
+import type {
+  BindingObject,
+  BrokerArguments,
+  CompiledTopology,
+  ExchangeObject,
+  QueueObject,
+  RetryPolicy,
+  RetryTier,
+} from "./model.ts";
+import { deadLetterQueueName, retryQueueName } from "./names.ts";
+import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
+
+/** Compiles a validated topology into broker objects and retry policies. Pure. */
+export function compileTopology(topology: Topology): CompiledTopology {
+  const exchanges = exchangeOrder(topology).map((name): ExchangeObject => {
+    const exchange = topology.exchanges[name]!;
+    return {
+      name,
+      type: exchange.type,
+      durable: exchange.durable,
+      autoDelete: exchange.autoDelete,
+      internal: exchange.internal,
+      arguments:
+        exchange.alternateExchange === undefined
+          ? {}
+          : { "alternate-exchange": exchange.alternateExchange },
+    };
+  });
+
+  const bindings: BindingObject[] = [];
+  for (const { name } of exchanges) {
+    for (const binding of topology.exchanges[name]!.bindings) {
+      bindings.push(bindingObject(binding, name, "exchange"));
+    }
+  }
+
+  const queues: QueueObject[] = [];
+  const retryPolicies: Record<string, RetryPolicy> = {};
+  for (const [name, queue] of Object.entries(topology.queues)) {
+    const policy = retryPolicy(name, queue);
+    retryPolicies[name] = policy;
+    queues.push({
+      name,
+      role: "work",
+      owner: name,
+      type: queue.type,
+      durable: true,
+      arguments: workQueueArguments(name, queue),
+    });
+    const seen = new Set<string>();
+    for (const tier of policy.tiers) {
+      if (seen.has(tier.queue)) continue;
+      seen.add(tier.queue);
+      queues.push({
+        name: tier.queue,
+        role: "retry",
+        owner: name,
+        type: queue.type,
+        durable: true,
+        arguments: {
+          "x-queue-type": queue.type,
+          "x-message-ttl": tier.delayMs,
+          "x-dead-letter-exchange": "",
+          "x-dead-letter-routing-key": name,
+          ...(queue.type === "quorum" ? AT_LEAST_ONCE : {}),
+        },
+      });
+    }
+    queues.push({
+      name: policy.deadLetterQueue,
+      role: "dlq",
+      owner: name,
+      type: queue.type,
+      durable: true,
+      arguments: { "x-queue-type": queue.type },
+    });
+    for (const binding of queue.bindings) bindings.push(bindingObject(binding, name, "queue"));
+  }
+
+  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies };
+}
+
+/**
+ * The retry tier a failed attempt waits in, or `undefined` when the message
+ * has used its last attempt and goes to `policy.deadLetterQueue`.
+ *
+ * @param attempt - the 1-based attempt that failed (`warren-attempt`).
+ */
+export function retryTierFor(policy: RetryPolicy, attempt: number): RetryTier | undefined {
+  if (!Number.isSafeInteger(attempt) || attempt < 1) {
+    throw new RangeError(`attempt is 1-based, got ${attempt}`);
+  }
+  if (attempt >= policy.maxAttempts || policy.tiers.length === 0) return undefined;
+  return policy.tiers[Math.min(attempt, policy.tiers.length) - 1];
+}
+
+const AT_LEAST_ONCE = {
+  "x-dead-letter-strategy": "at-least-once",
+  "x-overflow": "reject-publish",
+} as const;
+
+function workQueueArguments(name: string, queue: QueueDefinition): BrokerArguments {
+  const args: BrokerArguments = { "x-queue-type": queue.type };
+  if (queue.deadLetter === undefined) {
+    args["x-dead-letter-exchange"] = "";
+    args["x-dead-letter-routing-key"] = deadLetterQueueName(name);
+  } else {
+    args["x-dead-letter-exchange"] = queue.deadLetter.exchange;
+    if (queue.deadLetter.routingKey !== undefined) {
+      args["x-dead-letter-routing-key"] = queue.deadLetter.routingKey;
+    }
+  }
+  if (queue.deliveryLimit !== undefined) args["x-delivery-limit"] = queue.deliveryLimit;
+  if (queue.type === "quorum") args["x-dead-letter-strategy"] = "at-least-once";
+  if (queue.overflow !== undefined) args["x-overflow"] = queue.overflow;
+  if (queue.maxLength !== undefined) args["x-max-length"] = queue.maxLength;
+  if (queue.maxLengthBytes !== undefined) args["x-max-length-bytes"] = queue.maxLengthBytes;
+  if (queue.messageTtlMs !== undefined) args["x-message-ttl"] = queue.messageTtlMs;
+  if (queue.singleActiveConsumer) args["x-single-active-consumer"] = true;
+  return { ...args, ...queue.arguments };
+}
+
+function retryPolicy(name: string, queue: QueueDefinition): RetryPolicy {
+  return {
+    queue: name,
+    maxAttempts: queue.retry.maxAttempts,
+    tiers: queue.retry.delaysMs.map((delayMs) => ({
+      delayMs,
+      queue: retryQueueName(name, delayMs),
+    })),
+    deadLetterQueue: deadLetterQueueName(name),
+  };
+}
+
+function bindingObject(
+  binding: BindingDefinition,
+  destination: string,
+  destinationType: "queue" | "exchange",
+): BindingObject {
+  const headers = binding.headers;
+  const args: BrokerArguments = {};
+  if (headers !== undefined) {
+    const { match, ...values } = headers;
+    args["x-match"] = match;
+    Object.assign(args, values);
+  }
+  return {
+    source: binding.exchange,
+    destination,
+    destinationType,
+    routingKey: binding.routingKey ?? "",
+    arguments: args,
+  };
+}
+
+/**
+ * Exchanges in file order, except that an exchange comes after its alternate
+ * exchange and after the sources of its exchange-to-exchange bindings
+ * (depth-first; a cycle keeps file order where it closes).
+ */
+function exchangeOrder(topology: Topology): string[] {
+  const order: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (name: string) => {
+    const exchange = topology.exchanges[name];
+    if (exchange === undefined || state.has(name)) return;
+    state.set(name, "visiting");
+    if (exchange.alternateExchange !== undefined) visit(exchange.alternateExchange);
+    for (const binding of exchange.bindings) visit(binding.exchange);
+    state.set(name, "done");
+    order.push(name);
+  };
+  for (const name of Object.keys(topology.exchanges)) visit(name);
+  return order;
+}

@@ -1,0 +1,221 @@
+/**
+ * Every rule of a topology file that one field's schema cannot express: names,
+ * cross-references between objects, binding forms by exchange type, retry
+ * loops that could never run or never return, options by queue type, and raw
+ * arguments. It runs once, as the refinement of `topologySchema`, on the
+ * resolved values (durations in ms, defaults applied).
+ */
+import { formatDelay } from "./duration.ts";
+import type { ExchangeType } from "./model.ts";
+import { deadLetterQueueName, MAX_NAME_BYTES, retryQueueName } from "./names.ts";
+import { queueArgumentProblem } from "./queue-arguments.ts";
+import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
+
+/** A rule broken at `path` (keys and indexes into the file). */
+export interface TopologyProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Every problem in `topology`, in file order; empty when it is valid. */
+export function findTopologyProblems(topology: Topology): TopologyProblem[] {
+  const problems: TopologyProblem[] = [];
+  const report = (path: (string | number)[], message: string) => problems.push({ path, message });
+  const exchangeTypes = new Map<string, ExchangeType>(
+    Object.entries(topology.exchanges).map(([name, exchange]) => [name, exchange.type]),
+  );
+  const declared = [...exchangeTypes.keys()];
+  const declaredList =
+    declared.length === 0 ? "no exchanges are declared" : `declared: ${declared.join(", ")}`;
+
+  const checkReference = (path: (string | number)[], what: string, name: string): boolean => {
+    if (exchangeTypes.has(name)) return true;
+    report(path, `${what} ${JSON.stringify(name)} is not declared (${declaredList})`);
+    return false;
+  };
+
+  const checkBinding = (path: (string | number)[], binding: BindingDefinition) => {
+    if (!checkReference(path, "exchange", binding.exchange)) return;
+    const type = exchangeTypes.get(binding.exchange)!;
+    const source = `exchange ${JSON.stringify(binding.exchange)} is a ${type} exchange`;
+    if ((type === "direct" || type === "topic") && binding.routingKey === undefined) {
+      const example = type === "topic" ? ' (e.g. "#" for every message)' : "";
+      report(path, `${source}: add a routingKey${example}`);
+    }
+    if ((type === "fanout" || type === "headers") && binding.routingKey !== undefined) {
+      const instead = type === "headers" ? "match with headers instead" : "remove routingKey";
+      report([...path, "routingKey"], `${source} and ignores routing keys; ${instead}`);
+    }
+    if (type === "headers" && binding.headers === undefined) {
+      report(path, `${source}: add headers: { match: all, <header>: <value> }`);
+    }
+    if (type !== "headers" && binding.headers !== undefined) {
+      report([...path, "headers"], `${source} and ignores headers; remove headers`);
+    }
+    for (const key of Object.keys(binding.headers ?? {})) {
+      if (key.toLowerCase().startsWith("x-")) {
+        report(
+          [...path, "headers", key],
+          'headers starting with "x-" are not matched by RabbitMQ; rename the header',
+        );
+      }
+    }
+  };
+
+  for (const [name, exchange] of Object.entries(topology.exchanges)) {
+    const path = ["exchanges", name];
+    checkName(path, name, "exchange", report);
+    if (exchange.alternateExchange === name) {
+      report([...path, "alternateExchange"], "an exchange cannot be its own alternate exchange");
+    } else if (exchange.alternateExchange !== undefined) {
+      checkReference(
+        [...path, "alternateExchange"],
+        "alternate exchange",
+        exchange.alternateExchange,
+      );
+    }
+    exchange.bindings.forEach((binding, index) => {
+      if (binding.exchange === name) {
+        report([...path, "bindings", index], "an exchange cannot be bound to itself");
+      } else {
+        checkBinding([...path, "bindings", index], binding);
+      }
+    });
+  }
+
+  const derived = derivedQueueNames(topology);
+  for (const [name, queue] of Object.entries(topology.queues)) {
+    const path = ["queues", name];
+    checkName(path, name, "queue", report);
+    const owner = derived.get(name);
+    if (owner !== undefined) {
+      report(path, `${JSON.stringify(name)} is ${owner}; rename this queue`);
+    }
+    for (const derivedName of [deadLetterQueueName(name), ...retryNames(name, queue)]) {
+      const bytes = Buffer.byteLength(derivedName);
+      if (bytes > MAX_NAME_BYTES && Buffer.byteLength(name) <= MAX_NAME_BYTES) {
+        report(
+          path,
+          `derived queue ${JSON.stringify(derivedName)} is ${bytes} bytes; AMQP names hold at most ${MAX_NAME_BYTES}, so shorten the queue name`,
+        );
+        break;
+      }
+    }
+    queue.bindings.forEach((binding, index) => {
+      checkBinding([...path, "bindings", index], binding);
+    });
+    checkRetry(path, name, queue, report);
+    checkQueueOptions(path, queue, report);
+    if (queue.deadLetter !== undefined) {
+      checkReference(
+        [...path, "deadLetter", "exchange"],
+        "dead-letter exchange",
+        queue.deadLetter.exchange,
+      );
+    }
+    for (const [key, value] of Object.entries(queue.arguments)) {
+      const problem = queueArgumentProblem(queue.type, key, value);
+      if (problem !== undefined) report([...path, "arguments", key], problem);
+    }
+  }
+  return problems;
+}
+
+type Report = (path: (string | number)[], message: string) => void;
+
+function checkName(path: (string | number)[], name: string, kind: string, report: Report): void {
+  if (name === "") {
+    report(path, `an ${kind} name cannot be empty`);
+  } else if (name.startsWith("amq.")) {
+    report(path, `names starting with "amq." are reserved by RabbitMQ; rename the ${kind}`);
+  } else if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    report(
+      path,
+      `the name is ${Buffer.byteLength(name)} bytes; AMQP names hold at most ${MAX_NAME_BYTES}`,
+    );
+  }
+}
+
+/**
+ * The retry rules. A retry loop must be able to run and to come back:
+ * delays with `maxAttempts: 1` are never used, `maxAttempts > 1` without a
+ * delay has no queue to wait in, and delays past `maxAttempts - 1` are never
+ * reached. (Raw `x-dead-letter-*` arguments, which would stop dead letters
+ * reaching `Q.dlq`, are refused with the other arguments.)
+ */
+function checkRetry(
+  path: (string | number)[],
+  name: string,
+  queue: QueueDefinition,
+  report: Report,
+): void {
+  const { delaysMs, maxAttempts } = queue.retry;
+  const retryPath = [...path, "retry"];
+  delaysMs.forEach((delayMs, index) => {
+    if (delayMs === 0) {
+      report(
+        [...retryPath, "delays", index],
+        "a retry delay must be at least 1ms; 0 would retry at once, with no back-off",
+      );
+    }
+  });
+  if (delaysMs.length > 0 && maxAttempts === 1) {
+    report(
+      retryPath,
+      `delays are never used: maxAttempts is 1, so a failed message goes straight to ${JSON.stringify(deadLetterQueueName(name))}; raise maxAttempts to ${delaysMs.length + 1} or remove delays`,
+    );
+  } else if (delaysMs.length === 0 && maxAttempts > 1) {
+    report(
+      retryPath,
+      `maxAttempts is ${maxAttempts} but no delays are given, so a failed message has no retry queue to wait in before it returns; add delays (e.g. delays: [10s]) or set maxAttempts: 1`,
+    );
+  } else if (delaysMs.length > maxAttempts - 1) {
+    const retries = maxAttempts - 1;
+    report(
+      [...retryPath, "delays", retries],
+      `${formatDelay(delaysMs[retries] ?? 0)} is never used: maxAttempts ${maxAttempts} allows ${retries} ${retries === 1 ? "retry" : "retries"}; remove the extra delays or raise maxAttempts to ${delaysMs.length + 1}`,
+    );
+  }
+}
+
+function checkQueueOptions(
+  path: (string | number)[],
+  queue: QueueDefinition,
+  report: Report,
+): void {
+  if (queue.type === "classic" && queue.deliveryLimit !== undefined) {
+    report(
+      [...path, "deliveryLimit"],
+      "deliveryLimit is for quorum queues only (RabbitMQ refuses x-delivery-limit on a classic queue); remove it or set type: quorum",
+    );
+  }
+  if (queue.type === "quorum" && queue.overflow !== "reject-publish") {
+    report(
+      [...path, "overflow"],
+      `overflow ${JSON.stringify(queue.overflow)} is not available on a quorum queue: warren dead-letters quorum queues at-least-once, which RabbitMQ honours only with reject-publish; remove overflow or set type: classic`,
+    );
+  }
+  const limited = queue.maxLength !== undefined || queue.maxLengthBytes !== undefined;
+  if (queue.type === "classic" && queue.overflow !== undefined && !limited) {
+    report(
+      [...path, "overflow"],
+      "overflow has no effect without maxLength or maxLengthBytes; add a limit or remove overflow",
+    );
+  }
+}
+
+function retryNames(name: string, queue: QueueDefinition): string[] {
+  return [...new Set(queue.retry.delaysMs)].map((delayMs) => retryQueueName(name, delayMs));
+}
+
+/** Every derived queue name, with a phrase saying whose it is. */
+function derivedQueueNames(topology: Topology): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [name, queue] of Object.entries(topology.queues)) {
+    names.set(deadLetterQueueName(name), `the dead-letter queue of queue ${JSON.stringify(name)}`);
+    for (const retryName of retryNames(name, queue)) {
+      names.set(retryName, `a retry queue of queue ${JSON.stringify(name)}`);
+    }
+  }
+  return names;
+}
