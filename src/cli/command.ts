@@ -1,0 +1,120 @@
+/**
+ * What a subcommand is to the dispatcher in main.ts, and the options every
+ * subcommand shares (broker URLs, TLS files, --json). A command group (such
+ * as `topology` or `dlq`) is a map from command name to {@link Command}.
+ */
+import type { ParseArgsOptionsConfig } from "node:util";
+import type { BrokerEndpointOptions } from "../management/endpoint.ts";
+import { endpointDefaults } from "../management/endpoint.ts";
+import type { CliIo, Output } from "./output.ts";
+
+/** Parsed flag values, as node:util parseArgs returns them. */
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface CommandContext {
+  values: FlagValues;
+  positionals: string[];
+  out: Output;
+  io: CliIo;
+}
+
+export interface Command {
+  /** One line for the usage listing. */
+  summary: string;
+  /** Arguments after the command name, e.g. `<file> [--dry-run]`. */
+  usage: string;
+  /** Longer help: one line per command-specific flag. */
+  help: string[];
+  /** Names of the required positional arguments. */
+  positionals: string[];
+  /** Command-specific flags (the global ones are added by the dispatcher). */
+  options: ParseArgsOptionsConfig;
+  /** Runs the command; resolves to the exit code. */
+  run(context: CommandContext): Promise<number>;
+}
+
+export type CommandGroup = Record<string, Command>;
+
+/** Flags every command accepts. */
+export const globalOptions = {
+  url: { type: "string" },
+  "management-url": { type: "string" },
+  vhost: { type: "string" },
+  ca: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  servername: { type: "string" },
+  "timeout-ms": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsOptionsConfig;
+
+export const globalHelp = [
+  "--url <amqp-url>            broker URL (default: $RABBITMQ_URL, else amqp://guest:guest@localhost:5672)",
+  "--management-url <url>      management API URL (default: $RABBITMQ_MANAGEMENT_URL when --url is not given,",
+  "                            else the broker's host on port 15672, or https on 15671 for amqps)",
+  "--vhost <name>              vhost to act on (default: the URL's vhost, else the file's)",
+  "--ca <file>                 PEM CA certificate for amqps/https",
+  "--cert <file>               PEM client certificate (mutual TLS)",
+  "--key <file>                PEM client key (mutual TLS)",
+  "--servername <name>         TLS server name to verify, when it differs from the URL's host",
+  "--timeout-ms <ms>           connect and request timeout (default 10000)",
+  "--json                      machine-readable output on stdout",
+  "-h, --help                  show help",
+];
+
+/** A usage error: printed with the usage text, exit code 1. */
+export class UsageError extends Error {}
+
+/** The value of a string flag, if given. */
+export function stringFlag(values: FlagValues, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The broker URL from --url or $RABBITMQ_URL. */
+export function brokerUrl(values: FlagValues, env: CliIo["env"]): string {
+  return stringFlag(values, "url") ?? env.RABBITMQ_URL ?? endpointDefaults.url;
+}
+
+/** URLs whose passwords must be masked in every line of output. */
+export function secretUrls(values: FlagValues, env: CliIo["env"]): string[] {
+  return [
+    stringFlag(values, "url"),
+    stringFlag(values, "management-url"),
+    env.RABBITMQ_URL,
+    env.RABBITMQ_MANAGEMENT_URL,
+  ].filter((url): url is string => url !== undefined);
+}
+
+/** Builds the library's endpoint options from the global flags and the environment. */
+export function endpointOptions(values: FlagValues, env: CliIo["env"]): BrokerEndpointOptions {
+  const options: BrokerEndpointOptions = { url: brokerUrl(values, env) };
+  // An explicit --url names another broker: the environment's management URL
+  // belongs to the environment's broker, so it is only used without --url.
+  const managementUrl =
+    stringFlag(values, "management-url") ??
+    (stringFlag(values, "url") === undefined ? env.RABBITMQ_MANAGEMENT_URL : undefined);
+  if (managementUrl !== undefined) options.managementUrl = managementUrl;
+  const tls: NonNullable<BrokerEndpointOptions["tls"]> = {};
+  const ca = stringFlag(values, "ca");
+  const cert = stringFlag(values, "cert");
+  const key = stringFlag(values, "key");
+  const servername = stringFlag(values, "servername");
+  if (ca !== undefined) tls.caFile = ca;
+  if (cert !== undefined) tls.certFile = cert;
+  if (key !== undefined) tls.keyFile = key;
+  if (servername !== undefined) tls.servername = servername;
+  if (Object.keys(tls).length > 0) options.tls = tls;
+  const timeout = stringFlag(values, "timeout-ms");
+  if (timeout !== undefined) {
+    const ms = Number(timeout);
+    if (!Number.isInteger(ms) || ms <= 0) {
+      throw new UsageError(
+        `--timeout-ms must be a positive integer of milliseconds, got "${timeout}"`,
+      );
+    }
+    options.timeoutMs = ms;
+  }
+  return options;
+}

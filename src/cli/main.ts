@@ -1,0 +1,162 @@
+/**
+ * The `warren` command line: a dispatch table of command groups
+ * (`warren <group> <command> [args] [flags]`). Each command parses its flags
+ * into the options of a public library function and calls it; this file only
+ * finds the command, parses argv strictly, and turns failures into one
+ * readable line and an exit code:
+ *
+ * - 0: ok, no changes
+ * - 1: error (bad input, unreachable broker, usage)
+ * - 2: changes pending (plan) or conflicts refused (apply)
+ *
+ * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
+ */
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { WarrenError } from "../errors.ts";
+import {
+  type Command,
+  type CommandGroup,
+  type FlagValues,
+  globalHelp,
+  globalOptions,
+  secretUrls,
+  UsageError,
+} from "./command.ts";
+import { type CliIo, Output, processIo } from "./output.ts";
+import { topologyCommands } from "./topology.ts";
+
+/** Command groups by name. */
+export const groups: Record<string, CommandGroup> = {
+  topology: topologyCommands,
+};
+
+/** Exit codes (DESIGN.md §8). */
+export const exitCodes = Object.freeze({ ok: 0, error: 1, pending: 2 });
+
+function usageError(message: string): WarrenError {
+  return new WarrenError("WARREN_CLI_USAGE", message);
+}
+
+function usage(): string {
+  const lines = ["Usage: warren <command> [options]", "", "Commands:"];
+  for (const [groupName, group] of Object.entries(groups)) {
+    for (const [name, command] of Object.entries(group)) {
+      lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
+    }
+  }
+  lines.push("", "Options:", ...globalHelp.map((l) => `  ${l}`));
+  lines.push(
+    "",
+    "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan) or conflicts (apply).",
+  );
+  return lines.join("\n");
+}
+
+function commandUsage(groupName: string, name: string, command: Command): string {
+  return [
+    `Usage: warren ${groupName} ${name} ${command.usage}`,
+    "",
+    command.summary,
+    "",
+    "Options:",
+    ...[...command.help, ...globalHelp].map((l) => `  ${l}`),
+  ].join("\n");
+}
+
+function allOptions(): ParseArgsOptionsConfig {
+  const options: ParseArgsOptionsConfig = { ...globalOptions };
+  for (const group of Object.values(groups)) {
+    for (const command of Object.values(group)) Object.assign(options, command.options);
+  }
+  return options;
+}
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths) and resolves
+ * to the process exit code. Never throws and never exits the process.
+ */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  // First pass, lenient: find the command among the positionals, knowing
+  // every flag so that flag values are not mistaken for positionals.
+  const loose = parseArgs({
+    args: argv,
+    options: allOptions(),
+    strict: false,
+    allowPositionals: true,
+  });
+  const looseValues = loose.values as FlagValues;
+  const out = new Output(io, looseValues.json === true, secretUrls(looseValues, io.env));
+  const [groupName, commandName] = loose.positionals;
+
+  const group = groupName === undefined ? undefined : groups[groupName];
+  if (group === undefined) {
+    if (groupName === undefined && looseValues.help === true) {
+      io.stdout(`${usage()}\n`);
+      return exitCodes.ok;
+    }
+    out.failure(
+      usageError(groupName === undefined ? "no command given" : `unknown command "${groupName}"`),
+    );
+    out.error(usage());
+    return exitCodes.error;
+  }
+  const command = commandName === undefined ? undefined : group[commandName];
+  if (command === undefined || commandName === undefined) {
+    out.failure(
+      usageError(
+        commandName === undefined
+          ? `"${groupName}" needs a command: ${Object.keys(group).join(", ")}`
+          : `unknown command "${groupName} ${commandName}"; known: ${Object.keys(group).join(", ")}`,
+      ),
+    );
+    out.error(usage());
+    return exitCodes.error;
+  }
+  if (looseValues.help === true) {
+    io.stdout(`${commandUsage(groupName!, commandName, command)}\n`);
+    return exitCodes.ok;
+  }
+
+  let values: FlagValues;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: { ...globalOptions, ...command.options },
+      strict: true,
+      allowPositionals: true,
+    });
+    values = parsed.values as FlagValues;
+    positionals = parsed.positionals.slice(2);
+  } catch (error) {
+    out.failure(usageError((error as Error).message));
+    out.error(commandUsage(groupName!, commandName, command));
+    return exitCodes.error;
+  }
+  if (positionals.length !== command.positionals.length) {
+    const expected = command.positionals.map((p) => `<${p}>`).join(" ");
+    out.failure(
+      new WarrenError(
+        "WARREN_CLI_USAGE",
+        positionals.length < command.positionals.length
+          ? `missing argument: expected ${expected}`
+          : `unexpected argument "${positionals[command.positionals.length]}"`,
+      ),
+    );
+    out.error(commandUsage(groupName!, commandName, command));
+    return exitCodes.error;
+  }
+
+  try {
+    return await command.run({ values, positionals, out, io });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.failure(usageError(error.message));
+      return exitCodes.error;
+    }
+    out.failure(error);
+    return error instanceof WarrenError && error.code === "WARREN_TOPOLOGY_CONFLICT"
+      ? exitCodes.pending
+      : exitCodes.error;
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * A small typed client for the RabbitMQ management HTTP API: only the calls
+ * warren needs (read a vhost's objects, create a vhost, import definitions,
+ * get messages). It speaks through node:http/https rather than fetch so that
+ * the TLS material of an amqps broker (private CA, client certificate) applies
+ * to the management API as well.
+ *
+ * Every failure is a `ConnectionError`: `WARREN_MANAGEMENT_UNREACHABLE` (no
+ * answer, or no answer in time), `WARREN_MANAGEMENT_AUTH` (credentials
+ * refused) or `WARREN_MANAGEMENT_REQUEST_FAILED` (any other refusal). Messages
+ * name the URL without credentials; the password never appears.
+ */
+import http from "node:http";
+import https from "node:https";
+import { ConnectionError } from "../errors.ts";
+import type { ResolvedEndpoint, TlsMaterial } from "./endpoint.ts";
+
+/** AMQP table as the management API reports it (JSON-typed values). */
+export type ManagementArguments = Record<string, unknown>;
+
+/** An exchange as `GET /api/exchanges/{vhost}` reports it. */
+export interface ManagementExchange {
+  name: string;
+  vhost: string;
+  type: string;
+  durable: boolean;
+  auto_delete: boolean;
+  internal: boolean;
+  arguments: ManagementArguments;
+}
+
+/** A queue as `GET /api/queues/{vhost}` reports it (fields warren reads). */
+export interface ManagementQueue {
+  name: string;
+  vhost: string;
+  /** `classic`, `quorum` or `stream`. */
+  type?: string;
+  durable: boolean;
+  auto_delete: boolean;
+  exclusive: boolean;
+  arguments: ManagementArguments;
+  /** Ready plus unacknowledged; absent until the broker's first stats emission. */
+  messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+}
+
+/** A binding as `GET /api/bindings/{vhost}` reports it. */
+export interface ManagementBinding {
+  source: string;
+  vhost: string;
+  destination: string;
+  destination_type: "queue" | "exchange";
+  routing_key: string;
+  arguments: ManagementArguments;
+  properties_key: string;
+}
+
+/** The fields of `GET /api/overview` warren reads. */
+export interface ManagementOverview {
+  rabbitmq_version?: string;
+  management_version?: string;
+  cluster_name?: string;
+}
+
+/** One message returned by `POST /api/queues/{vhost}/{queue}/get`. */
+export interface ManagementMessage {
+  payload: string;
+  payload_encoding: "string" | "base64";
+  payload_bytes: number;
+  redelivered: boolean;
+  exchange: string;
+  routing_key: string;
+  message_count: number;
+  properties: Record<string, unknown> & { headers?: Record<string, unknown> };
+}
+
+/** Options of {@link ManagementClient.getMessages}. */
+export interface GetMessagesOptions {
+  count: number;
+  /**
+   * `ack_requeue_true` peeks (messages go back, marked redelivered);
+   * `reject_requeue_false` removes them.
+   * @default "ack_requeue_true"
+   */
+  ackMode?:
+    | "ack_requeue_true"
+    | "ack_requeue_false"
+    | "reject_requeue_true"
+    | "reject_requeue_false";
+  /** @default "auto" */
+  encoding?: "auto" | "base64";
+  /** Truncate payloads longer than this many bytes. */
+  truncateBytes?: number;
+}
+
+/** Permissions granted on a vhost. */
+export interface Permissions {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** Options of {@link ManagementClient}. */
+export interface ManagementClientOptions {
+  /** Base URL without credentials, e.g. `http://localhost:15672`. */
+  url: string;
+  username: string;
+  password: string;
+  /**
+   * Per-request timeout in milliseconds.
+   * @default 10000
+   */
+  timeoutMs?: number;
+  tls?: TlsMaterial;
+}
+
+interface Response {
+  status: number;
+  body: string;
+}
+
+/** Encodes one path segment (a vhost `/` becomes `%2F`). */
+export function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+/** Typed access to the management HTTP API of one broker. */
+export class ManagementClient {
+  readonly url: string;
+  readonly #username: string;
+  readonly #authorization: string;
+  readonly #timeoutMs: number;
+  readonly #tls: TlsMaterial;
+
+  constructor(options: ManagementClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.#username = options.username;
+    this.#authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString("base64")}`;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#tls = options.tls ?? {};
+  }
+
+  /** A client for the management API of a resolved endpoint. */
+  static fromEndpoint(endpoint: ResolvedEndpoint): ManagementClient {
+    return new ManagementClient({
+      url: endpoint.managementUrl,
+      username: endpoint.managementUsername,
+      password: endpoint.managementPassword,
+      timeoutMs: endpoint.timeoutMs,
+      tls: endpoint.tls,
+    });
+  }
+
+  /** Broker and management versions. */
+  async overview(): Promise<ManagementOverview> {
+    return (await this.#json("GET", "/api/overview")) as ManagementOverview;
+  }
+
+  /** True when the vhost exists. */
+  async vhostExists(vhost: string): Promise<boolean> {
+    const response = await this.#request("GET", `/api/vhosts/${encodeSegment(vhost)}`);
+    if (response.status === 404) return false;
+    this.#check("GET", `/api/vhosts/${encodeSegment(vhost)}`, response);
+    return true;
+  }
+
+  /** Creates the vhost (no-op when it exists). */
+  async createVhost(vhost: string): Promise<void> {
+    await this.#json("PUT", `/api/vhosts/${encodeSegment(vhost)}`, {});
+  }
+
+  /** Deletes the vhost and everything in it. Used by tests; warren itself never deletes. */
+  async deleteVhost(vhost: string): Promise<void> {
+    const path = `/api/vhosts/${encodeSegment(vhost)}`;
+    const response = await this.#request("DELETE", path);
+    if (response.status !== 404) this.#check("DELETE", path, response);
+  }
+
+  /** Grants `user` permissions on `vhost`. */
+  async setPermissions(vhost: string, user: string, permissions: Permissions): Promise<void> {
+    await this.#json(
+      "PUT",
+      `/api/permissions/${encodeSegment(vhost)}/${encodeSegment(user)}`,
+      permissions,
+    );
+  }
+
+  async listExchanges(vhost: string): Promise<ManagementExchange[]> {
+    return (await this.#json(
+      "GET",
+      `/api/exchanges/${encodeSegment(vhost)}`,
+    )) as ManagementExchange[];
+  }
+
+  async listQueues(vhost: string): Promise<ManagementQueue[]> {
+    return (await this.#json("GET", `/api/queues/${encodeSegment(vhost)}`)) as ManagementQueue[];
+  }
+
+  async listBindings(vhost: string): Promise<ManagementBinding[]> {
+    return (await this.#json(
+      "GET",
+      `/api/bindings/${encodeSegment(vhost)}`,
+    )) as ManagementBinding[];
+  }
+
+  /** The queue, or undefined when it does not exist. */
+  async getQueue(vhost: string, queue: string): Promise<ManagementQueue | undefined> {
+    const path = `/api/queues/${encodeSegment(vhost)}/${encodeSegment(queue)}`;
+    const response = await this.#request("GET", path);
+    if (response.status === 404) return undefined;
+    this.#check("GET", path, response);
+    return JSON.parse(response.body) as ManagementQueue;
+  }
+
+  /** Imports a definitions document into one vhost (`POST /api/definitions/{vhost}`). */
+  async importDefinitions(vhost: string, definitions: unknown): Promise<void> {
+    await this.#json("POST", `/api/definitions/${encodeSegment(vhost)}`, definitions);
+  }
+
+  /** Fetches up to `count` messages from a queue (`POST /api/queues/{vhost}/{queue}/get`). */
+  async getMessages(
+    vhost: string,
+    queue: string,
+    options: GetMessagesOptions,
+  ): Promise<ManagementMessage[]> {
+    const body: Record<string, unknown> = {
+      count: options.count,
+      ackmode: options.ackMode ?? "ack_requeue_true",
+      encoding: options.encoding ?? "auto",
+    };
+    if (options.truncateBytes !== undefined) body.truncate = options.truncateBytes;
+    return (await this.#json(
+      "POST",
+      `/api/queues/${encodeSegment(vhost)}/${encodeSegment(queue)}/get`,
+      body,
+    )) as ManagementMessage[];
+  }
+
+  async #json(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await this.#request(method, path, body);
+    this.#check(method, path, response);
+    return response.body === "" ? undefined : JSON.parse(response.body);
+  }
+
+  #check(method: string, path: string, response: Response): void {
+    if (response.status >= 200 && response.status < 300) return;
+    const where = `${this.url}${path}`;
+    if (response.status === 401) {
+      throw new ConnectionError(
+        "WARREN_MANAGEMENT_AUTH",
+        `management API at ${this.url} refused the credentials of user "${this.#username}" (401): check the user and password in --management-url or --url`,
+      );
+    }
+    if (response.status === 403) {
+      throw new ConnectionError(
+        "WARREN_MANAGEMENT_AUTH",
+        `management API refused ${method} ${where} for user "${this.#username}" (403): the user needs the "management" tag (or "administrator" to create vhosts) and permissions on the vhost`,
+      );
+    }
+    let reason = response.body.slice(0, 500);
+    try {
+      const parsed = JSON.parse(response.body) as { reason?: unknown; error?: unknown };
+      if (typeof parsed.reason === "string") reason = parsed.reason;
+      else if (typeof parsed.error === "string") reason = parsed.error;
+    } catch {
+      // Not JSON: keep the raw (truncated) body.
+    }
+    throw new ConnectionError(
+      "WARREN_MANAGEMENT_REQUEST_FAILED",
+      `management API ${method} ${where} failed with ${response.status}: ${reason}`,
+    );
+  }
+
+  #request(method: string, path: string, body?: unknown): Promise<Response> {
+    const target = new URL(`${this.url}${path}`);
+    // URL normalises %2F in the path; keep the encoded form the API expects.
+    const requestPath = `${new URL(this.url).pathname.replace(/\/+$/, "")}${path}`;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const transport = target.protocol === "https:" ? https : http;
+    const headers: Record<string, string> = {
+      authorization: this.#authorization,
+      accept: "application/json",
+    };
+    if (payload !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(payload));
+    }
+    return new Promise((resolve, reject) => {
+      const request = transport.request(
+        {
+          method,
+          protocol: target.protocol,
+          hostname: target.hostname.replace(/^\[|\]$/g, ""),
+          port: target.port === "" ? undefined : Number(target.port),
+          path: requestPath,
+          headers,
+          timeout: this.#timeoutMs,
+          ...(target.protocol === "https:" ? this.#tls : {}),
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString("utf8"),
+            }),
+          );
+          response.on("error", (error) => reject(this.#unreachable(error)));
+        },
+      );
+      request.on("timeout", () => {
+        request.destroy(
+          Object.assign(new Error(`no answer within ${this.#timeoutMs} ms`), { code: "ETIMEDOUT" }),
+        );
+      });
+      request.on("error", (error) => reject(this.#unreachable(error)));
+      request.end(payload);
+    });
+  }
+
+  #unreachable(error: Error & { code?: string }): ConnectionError {
+    const why = error.code === undefined ? error.message : `${error.code}: ${error.message}`;
+    return new ConnectionError(
+      "WARREN_MANAGEMENT_UNREACHABLE",
+      `management API at ${this.url} is unreachable (${why}); is the rabbitmq_management plugin enabled? Pass --management-url if it listens elsewhere`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Small helpers for the topology integration tests: the broker's URLs, a
+ * fresh vhost per test, running the CLI as a user would, and publishing.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import amqp from "amqplib";
+import { ManagementClient } from "../../../src/management/client.ts";
+
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** The broker under test: the global setup's (via env), else the dev broker. */
+export const amqpUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@localhost:5672";
+export const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL ?? managementUrlOf(amqpUrl);
+
+function managementUrlOf(url: string): string {
+  const parsed = new URL(url);
+  return `http://${parsed.hostname}:15672`;
+}
+
+/** A management client for the test broker, with the AMQP URL's credentials unless the management URL has its own. */
+export function management(): ManagementClient {
+  const m = new URL(managementUrl);
+  const a = new URL(amqpUrl);
+  const username = decodeURIComponent(m.username || a.username || "guest");
+  const password = decodeURIComponent(m.password || a.password || "guest");
+  m.username = "";
+  m.password = "";
+  return new ManagementClient({ url: m.toString(), username, password });
+}
+
+/** The example topology: the tests exercise the file users start from. */
+export const ordersFile = `${repoRoot}topology/orders.yaml`;
+
+export function randomName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+/** A fresh vhost with full permissions for the AMQP user; `remove` deletes it. */
+export async function freshVhost(
+  create = true,
+): Promise<{ vhost: string; remove: () => Promise<void> }> {
+  const client = management();
+  const vhost = randomName("warren-topology");
+  if (create) {
+    await client.createVhost(vhost);
+    const user = decodeURIComponent(new URL(amqpUrl).username || "guest");
+    await client.setPermissions(vhost, user, { configure: ".*", write: ".*", read: ".*" });
+  }
+  return { vhost, remove: () => client.deleteVhost(vhost) };
+}
+
+/** The AMQP URL of the test broker pointing at `vhost`. */
+export function urlFor(vhost: string, base = amqpUrl): string {
+  const url = new URL(base);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node src/cli/run.ts ...args` and resolves with its exit code and output. */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["src/cli/run.ts", ...args],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          RABBITMQ_URL: amqpUrl,
+          RABBITMQ_MANAGEMENT_URL: managementUrl,
+          ...env,
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Publishes `count` persistent messages straight to `queue` (default exchange), with confirms. */
+export async function publishTo(vhost: string, queue: string, count: number): Promise<void> {
+  const connection = await amqp.connect(urlFor(vhost));
+  try {
+    const channel = await connection.createConfirmChannel();
+    for (let i = 0; i < count; i++) {
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ n: i })), { persistent: true });
+    }
+    await channel.waitForConfirms();
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Polls until the management API reports `count` messages in the queue (its stats lag by seconds). */
+export async function waitForMessages(vhost: string, queue: string, count: number): Promise<void> {
+  const client = management();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const q = await client.getQueue(vhost, queue);
+    if (q?.messages === count) return;
+    if (Date.now() > deadline) {
+      throw new Error(`queue ${queue} reports ${q?.messages} messages, expected ${count}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
