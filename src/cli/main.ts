@@ -22,12 +22,14 @@ import {
   secretUrls,
   UsageError,
 } from "./command.ts";
+import { dlqCommands } from "./dlq.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { topologyCommands } from "./topology.ts";
 
 /** Command groups by name. */
 export const groups: Record<string, CommandGroup> = {
   topology: topologyCommands,
+  dlq: dlqCommands,
 };
 
 /** Exit codes (DESIGN.md §8). */

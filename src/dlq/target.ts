@@ -1,0 +1,196 @@
+/**
+ * Where a dead-letter operation acts: the broker (the same endpoint options
+ * as `warren topology`), the vhost, and the pair of queues `Q` / `Q.dlq`.
+ * Opening the connection and checking that the queues exist live here, so
+ * that list, replay and purge report a missing queue or a refused login the
+ * same way.
+ *
+ * Queue checks use a throwaway channel: a passive declare of a missing queue
+ * makes the broker close the channel it was sent on (404 NOT_FOUND).
+ */
+import type { ChannelModel } from "amqplib";
+import amqp from "amqplib";
+import { maskSecrets } from "../connection/url.ts";
+import { ConnectionError } from "../errors.ts";
+import {
+  type BrokerEndpointOptions,
+  type ResolvedEndpoint,
+  resolveEndpoint,
+} from "../management/endpoint.ts";
+import { deadLetterQueueName } from "../topology/names.ts";
+import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+
+/** Options shared by every dead-letter operation. */
+export interface DeadLetterTargetOptions extends BrokerEndpointOptions {
+  /** The work queue `Q`; `Q.dlq` is accepted too and means the same. */
+  queue: string;
+  /**
+   * The vhost of the queues.
+   * @default the vhost in `url`'s path, else `/`
+   */
+  vhost?: string;
+}
+
+/** The queues of one operation, resolved. */
+export interface QueuePair {
+  vhost: string;
+  /** The work queue `Q`. */
+  queue: string;
+  /** Its dead-letter queue `Q.dlq`. */
+  deadLetterQueue: string;
+}
+
+const DLQ_SUFFIX = ".dlq";
+
+/** `orders.fulfil` and `orders.fulfil.dlq` both name the pair (`orders.fulfil`, `orders.fulfil.dlq`). */
+export function queuePair(queue: string, vhost: string): QueuePair {
+  const work = queue.endsWith(DLQ_SUFFIX) ? queue.slice(0, -DLQ_SUFFIX.length) : queue;
+  if (work === "") {
+    throw new DeadLetterError(
+      DeadLetterErrorCode.invalidOptions,
+      `queue name "${queue}" is empty: pass the work queue, e.g. orders.fulfil (or orders.fulfil.dlq)`,
+    );
+  }
+  return { vhost, queue: work, deadLetterQueue: deadLetterQueueName(work) };
+}
+
+/** A connection to the target vhost, with the pair of queues it acts on. */
+export interface DeadLetterSession {
+  pair: QueuePair;
+  connection: ChannelModel;
+  /** Replaces the URLs' passwords in `text` with `***`. */
+  mask: (text: string) => string;
+  close(): Promise<void>;
+}
+
+function replyCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+function amqpUrlFor(endpoint: ResolvedEndpoint, vhost: string): string {
+  const url = new URL(endpoint.amqpUrl);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
+async function connect(
+  endpoint: ResolvedEndpoint,
+  vhost: string,
+  name: string,
+): Promise<ChannelModel> {
+  const host = new URL(endpoint.amqpUrl).host;
+  try {
+    return await amqp.connect(amqpUrlFor(endpoint, vhost), {
+      ...endpoint.tls,
+      timeout: endpoint.timeoutMs,
+      noDelay: true,
+      clientProperties: { connection_name: name },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/ACCESS[-_]REFUSED/.test(message) || replyCode(error) === 403) {
+      throw new ConnectionError(
+        "WARREN_BROKER_AUTH",
+        `broker at ${host} refused the login of user "${endpoint.amqpUsername}": check the user and password in --url`,
+        { cause: error },
+      );
+    }
+    if (/NOT[-_]ALLOWED/.test(message) || replyCode(error) === 530) {
+      throw new ConnectionError(
+        "WARREN_BROKER_AUTH",
+        `user "${endpoint.amqpUsername}" may not open vhost "${vhost}" on ${host}: check --vhost (or the URL's path) and the user's permissions`,
+        { cause: error },
+      );
+    }
+    throw new ConnectionError(
+      "WARREN_BROKER_UNREACHABLE",
+      `broker at ${host} is unreachable (${message}): check --url or RABBITMQ_URL`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Opens a connection for one operation. `run` gets the session; the
+ * connection is closed afterwards whatever happens, and every error message
+ * leaving here has the URLs' passwords masked.
+ */
+export async function withSession<T>(
+  options: DeadLetterTargetOptions,
+  name: string,
+  run: (session: DeadLetterSession) => Promise<T>,
+): Promise<T> {
+  const urls = [
+    options.url,
+    ...(options.managementUrl === undefined ? [] : [options.managementUrl]),
+  ];
+  const mask = (text: string) => maskSecrets(text, urls);
+  try {
+    const endpoint = await resolveEndpoint(options);
+    const pair = queuePair(options.queue, options.vhost ?? endpoint.urlVhost ?? "/");
+    const connection = await connect(endpoint, pair.vhost, name);
+    connection.on("error", () => {
+      // A connection error also fails the pending operation; it is reported there.
+    });
+    const session: DeadLetterSession = {
+      pair,
+      connection,
+      mask,
+      close: () =>
+        connection.close().catch(() => {
+          // Already closed by the broker: nothing left to release.
+        }),
+    };
+    try {
+      return await run(session);
+    } finally {
+      await session.close();
+    }
+  } catch (error) {
+    if (error instanceof Error) error.message = mask(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The number of ready messages in `queue`, or `undefined` when it does not
+ * exist. Other refusals (no permission) are thrown.
+ */
+export async function readyCount(
+  connection: ChannelModel,
+  queue: string,
+): Promise<number | undefined> {
+  const channel = await connection.createChannel();
+  channel.on("error", () => {
+    // The failed checkQueue rejects with the same error; handled below.
+  });
+  try {
+    const ok = await channel.checkQueue(queue);
+    await channel.close();
+    return ok.messageCount;
+  } catch (error) {
+    if (replyCode(error) === 404) return undefined;
+    if (replyCode(error) === 403) {
+      throw new ConnectionError(
+        "WARREN_BROKER_AUTH",
+        `the broker refused access to queue "${queue}" (${(error as Error).message}): grant the user read and write permissions on the vhost`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** The ready count of `Q.dlq`; throws `WARREN_DLQ_NOT_FOUND` when it does not exist. */
+export async function deadLetterCount(session: DeadLetterSession): Promise<number> {
+  const { vhost, queue, deadLetterQueue } = session.pair;
+  const count = await readyCount(session.connection, deadLetterQueue);
+  if (count === undefined) {
+    throw new DeadLetterError(
+      DeadLetterErrorCode.notFound,
+      `queue "${deadLetterQueue}" does not exist in vhost "${vhost}": check the queue name ("${queue}") and --vhost, or declare the topology with \`warren topology apply <file>\` (every queue Q gets Q.dlq)`,
+    );
+  }
+  return count;
+}

@@ -1,0 +1,200 @@
+/**
+ * Helpers for the `warren dlq` integration tests: a fresh vhost holding a
+ * small topology applied the way users apply theirs, dead letters published
+ * straight into `Q.dlq` with warren's headers, reading a queue to the end,
+ * and running the CLI as a user would.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import amqp, { type GetMessage } from "amqplib";
+import { ManagementClient } from "../../../src/management/client.ts";
+import { applyTopology } from "../../../src/topology/apply.ts";
+import { compileTopology } from "../../../src/topology/compile.ts";
+import { resolveTopology } from "../../../src/topology/load.ts";
+import { brokerUrls } from "../../support/broker.ts";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** The run's broker, from the global setup (test/support/global-setup.ts). */
+export const { url: amqpUrl, managementUrl } = brokerUrls();
+
+function management(): ManagementClient {
+  const m = new URL(managementUrl);
+  const a = new URL(amqpUrl);
+  const username = decodeURIComponent(m.username || a.username || "guest");
+  const password = decodeURIComponent(m.password || a.password || "guest");
+  m.username = "";
+  m.password = "";
+  return new ManagementClient({ url: m.toString(), username, password });
+}
+
+export function randomName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+/** The AMQP URL of the test broker pointing at `vhost`. */
+export function urlFor(vhost: string): string {
+  const url = new URL(amqpUrl);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
+/** A work queue's options in the topology file (`type`, `deliveryLimit`, `maxLength`, ...). */
+export type QueueSpec = Record<string, unknown>;
+
+/**
+ * A fresh vhost with `queues` (each with its retry tiers and `.dlq`) applied
+ * by `applyTopology`, and an `orders` topic exchange. `remove` deletes the vhost.
+ */
+export async function freshTopology(
+  queues: Record<string, QueueSpec>,
+): Promise<{ vhost: string; url: string; remove: () => Promise<void> }> {
+  const vhost = randomName("warren-dlq");
+  const topology = resolveTopology({
+    vhost,
+    exchanges: { orders: { type: "topic" } },
+    queues,
+  });
+  await applyTopology(compileTopology(topology), { url: urlFor(vhost), managementUrl });
+  return { vhost, url: urlFor(vhost), remove: () => management().deleteVhost(vhost) };
+}
+
+/** A dead letter as the consumer runtime writes it (DESIGN.md §4). */
+export interface LetterSpec {
+  messageId: string;
+  reason?: string;
+  body?: unknown;
+  headers?: Record<string, unknown>;
+}
+
+/** Publishes dead letters with warren's failure headers straight into `Q.dlq`, confirmed. */
+export async function publishDeadLetters(
+  url: string,
+  queue: string,
+  letters: LetterSpec[],
+): Promise<void> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createConfirmChannel();
+    for (const letter of letters) {
+      const reason = letter.reason ?? "retries-exhausted";
+      channel.sendToQueue(
+        `${queue}.dlq`,
+        Buffer.from(JSON.stringify(letter.body ?? { id: letter.messageId })),
+        {
+          persistent: true,
+          contentType: "application/json",
+          messageId: letter.messageId,
+          type: "order.created",
+          timestamp: 1_700_000_000,
+          headers: {
+            "warren-attempt": 4,
+            "warren-attempts": 4,
+            "warren-reason": reason,
+            "warren-error-type": "TypeError",
+            "warren-error-message": `boom ${letter.messageId}`,
+            "warren-error-stack": "TypeError: boom\n    at handler (worker.ts:1:1)",
+            "warren-first-failed-at": "2024-05-01T10:00:00.000Z",
+            "warren-failed-at": "2024-05-01T10:01:11.000Z",
+            "warren-original-queue": queue,
+            "warren-original-exchange": "orders",
+            "warren-original-routing-key": "order.created",
+            "app-tenant": "acme",
+            ...letter.headers,
+          },
+        },
+      );
+    }
+    await channel.waitForConfirms();
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Takes every message out of `queue` (acked), head first. */
+export async function drain(url: string, queue: string): Promise<GetMessage[]> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const messages: GetMessage[] = [];
+    for (;;) {
+      const message = await channel.get(queue, { noAck: true });
+      if (message === false) break;
+      messages.push(message);
+    }
+    await channel.close();
+    return messages;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Ready messages in `queue`, as the broker's declare-ok reports them (no stats lag). */
+export async function readyCount(url: string, queue: string): Promise<number> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const { messageCount } = await channel.checkQueue(queue);
+    await channel.close();
+    return messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Makes the broker dead-letter one message by its delivery limit: publishes it
+ * to `queue` (which must have `deliveryLimit`) and requeues it until it is gone.
+ */
+export async function crashLoop(url: string, queue: string, messageId: string): Promise<void> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.publish("orders", "order.crash", Buffer.from('{"crash":true}'), {
+      persistent: true,
+      messageId,
+      contentType: "application/json",
+    });
+    await channel.waitForConfirms();
+    for (let i = 0; i < 20; i++) {
+      const message = await channel.get(queue, { noAck: false });
+      if (message === false) break;
+      channel.nack(message, false, true);
+    }
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node src/cli/run.ts ...args` against the test broker. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["src/cli/run.ts", ...args],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          RABBITMQ_URL: amqpUrl,
+          RABBITMQ_MANAGEMENT_URL: managementUrl,
+          ...env,
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
