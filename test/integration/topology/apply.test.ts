@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { loadTopology } from "../../../src/topology/load.ts";
 import type { CompiledTopology } from "../../../src/topology/model.ts";
-import { freshVhost, management, ordersFile, runCli, urlFor } from "./helpers.ts";
+import { freshVhost, management, managementBase, ordersFile, runCli, urlFor } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -90,7 +90,15 @@ describe("warren topology apply", () => {
     const result = JSON.parse(second.stdout);
     expect(result).toMatchObject({ ok: true, vhost, changed: false, created: [] });
 
-    const plan = await runCli(["topology", "plan", ordersFile, "--url", urlFor(vhost)]);
+    const plan = await runCli([
+      "topology",
+      "plan",
+      ordersFile,
+      "--url",
+      urlFor(vhost),
+      "--management-url",
+      managementBase,
+    ]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain("No changes");
   });

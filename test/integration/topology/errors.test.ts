@@ -2,7 +2,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshVhost, management, ordersFile, randomName, runCli, urlFor } from "./helpers.ts";
+import {
+  freshVhost,
+  management,
+  managementBase,
+  ordersFile,
+  randomName,
+  runCli,
+  urlFor,
+} from "./helpers.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -65,16 +73,54 @@ describe("bad input and credentials", () => {
       url.username = user;
       url.password = password;
       const runs = [
-        await runCli(["topology", "apply", ordersFile, "--url", url.toString()]),
-        await runCli(["topology", "plan", ordersFile, "--url", url.toString(), "--json"]),
+        await runCli([
+          "topology",
+          "apply",
+          ordersFile,
+          "--url",
+          url.toString(),
+          "--management-url",
+          managementBase,
+        ]),
+        await runCli([
+          "topology",
+          "plan",
+          ordersFile,
+          "--url",
+          url.toString(),
+          "--management-url",
+          managementBase,
+          "--json",
+        ]),
         await runCli(["topology", "plan", ordersFile], {
           RABBITMQ_URL: url.toString(),
-          RABBITMQ_MANAGEMENT_URL: undefined,
+          RABBITMQ_MANAGEMENT_URL: managementBase,
         }),
       ];
       url.password = `${password}-wrong`;
-      runs.push(await runCli(["topology", "apply", ordersFile, "--url", url.toString()]));
-      runs.push(await runCli(["topology", "plan", ordersFile, "--url", url.toString(), "--json"]));
+      runs.push(
+        await runCli([
+          "topology",
+          "apply",
+          ordersFile,
+          "--url",
+          url.toString(),
+          "--management-url",
+          managementBase,
+        ]),
+      );
+      runs.push(
+        await runCli([
+          "topology",
+          "plan",
+          ordersFile,
+          "--url",
+          url.toString(),
+          "--management-url",
+          managementBase,
+          "--json",
+        ]),
+      );
       expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 1, 1]);
       for (const run of runs) {
         expect(run.stdout + run.stderr).not.toContain(password);

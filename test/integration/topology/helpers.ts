@@ -14,6 +14,17 @@ export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 export const amqpUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@localhost:5672";
 export const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL ?? managementUrlOf(amqpUrl);
 
+/**
+ * The management URL without credentials: what a user passes next to
+ * `--url`, whose credentials the CLI then uses for the management API too.
+ */
+export const managementBase = (() => {
+  const parsed = new URL(managementUrl);
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.toString().replace(/\/+$/, "");
+})();
+
 function managementUrlOf(url: string): string {
   const parsed = new URL(url);
   return `http://${parsed.hostname}:15672`;
