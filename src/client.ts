@@ -1,0 +1,336 @@
+/**
+ * `connect()` and the client it returns (DESIGN.md §10): one publisher
+ * connection, opened before `connect` resolves, and one consumer connection,
+ * opened by the first `consume`. Keeping them apart means a memory alarm that
+ * blocks the publisher never stops consumers from acking (DESIGN.md §5).
+ * Both reconnect by themselves; the publisher rebuilds its channel and each
+ * consumer re-subscribes on every reopen.
+ */
+import { EventEmitter } from "node:events";
+import type { SocketOptions } from "amqplib";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { BackoffOptions } from "./connection/backoff.ts";
+import { backoffDefaults } from "./connection/backoff.ts";
+import {
+  type ConnectionRole,
+  connectionDefaults,
+  ManagedConnection,
+} from "./connection/connection.ts";
+import { type Consumer, startConsumer } from "./consumer/consume.ts";
+import type { ConsumeOptions, Handler } from "./consumer/options.ts";
+import { ConsumeError } from "./errors.ts";
+import type { Readiness } from "./observability/health.ts";
+import { resolveLogger } from "./observability/logger.ts";
+import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
+import type { Envelope } from "./publisher/envelope.ts";
+import type {
+  MessageRegistry,
+  MessageSchemas,
+  PayloadOf,
+  RoutingKeyOf,
+} from "./publisher/messages.ts";
+import type { PublisherOptions } from "./publisher/options.ts";
+import type { PublishOptions } from "./publisher/publish.ts";
+import { Publisher } from "./publisher/publisher.ts";
+import { compileTopology } from "./topology/compile.ts";
+import type { CompiledTopology } from "./topology/model.ts";
+import type { Topology } from "./topology/schema.ts";
+
+/** `publish(routingKey, message, options?)`, typed by a message registry. */
+export type PublishFunction<M extends MessageSchemas = MessageSchemas> = <
+  K extends RoutingKeyOf<M>,
+>(
+  routingKey: K,
+  message: PayloadOf<M, K>,
+  options?: PublishOptions,
+) => Promise<void>;
+
+/** A publisher bound to an exchange and a message registry. */
+export interface TypedPublisher<M extends MessageSchemas> {
+  /** Validates, publishes and resolves on the broker's confirm. Bound. */
+  readonly publish: PublishFunction<M>;
+}
+
+/** Options of {@link connect}. Only `url` is required. */
+export interface ConnectOptions<M extends MessageSchemas = MessageSchemas> {
+  /** Broker URL, or the nodes of a cluster: tried in order, then round-robin on failure. */
+  url: string | readonly string[];
+  /**
+   * The topology (as loaded by `loadTopology`, or compiled). It gives the
+   * vhost (unless a URL names one) and the retry policies `consume` needs.
+   */
+  topology?: Topology | CompiledTopology;
+  /**
+   * Exchange `publish` sends to unless a call names another.
+   * @default "" (the default exchange: routing key = queue name)
+   */
+  publishExchange?: string;
+  /** Message registry from `defineMessages`: types and validates `publish`. */
+  messages?: MessageRegistry<M>;
+  /**
+   * Names the connections in the management UI: `<serviceName> (publisher)`
+   * and `<serviceName> (consumer)`.
+   * @default "warren"
+   */
+  serviceName?: string;
+  /** pino logger; warren logs through child loggers of it. @default warn level to stderr */
+  logger?: Logger;
+  /** prom-client registry for warren's metrics. @default a private registry */
+  registry?: Registry;
+  /**
+   * AMQP heartbeat, in seconds; 0 disables it.
+   * @default 10
+   */
+  heartbeatSeconds?: number;
+  /**
+   * How long the first connect keeps retrying (capped exponential backoff
+   * with jitter) before `connect` rejects, in milliseconds.
+   * @default 60000
+   */
+  initialConnectDeadlineMs?: number;
+  /**
+   * Socket timeout of one connect attempt, in milliseconds.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /** Reconnect backoff. @default { initialDelayMs: 100, maxDelayMs: 10000, multiplier: 2 } */
+  backoff?: Partial<BackoffOptions>;
+  /** TLS and other socket options for amqplib (amqps URLs). */
+  socketOptions?: SocketOptions;
+  /** Publisher settings: timeouts, window, sizes. @default see `publisherDefaults` */
+  publisher?: Partial<Omit<PublisherOptions, "exchange">>;
+}
+
+/** Defaults of {@link ConnectOptions}. */
+export const connectDefaults = Object.freeze({
+  publishExchange: "",
+  serviceName: "warren",
+  heartbeatSeconds: connectionDefaults.heartbeatSeconds,
+  initialConnectDeadlineMs: connectionDefaults.initialConnectDeadlineMs,
+  connectTimeoutMs: connectionDefaults.connectTimeoutMs,
+  backoff: backoffDefaults,
+});
+
+/** Events of the client. */
+export interface WarrenEvents {
+  /** The broker blocks the publisher connection (resource alarm). */
+  blocked: [reason: string];
+  unblocked: [];
+}
+
+/**
+ * The client returned by {@link connect}. `publish`, `send` and `consume`
+ * are bound: `const { publish, consume } = warren` works.
+ */
+export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmitter<WarrenEvents> {
+  /** The compiled topology, when one was given. */
+  readonly topology: CompiledTopology | undefined;
+  readonly logger: Logger;
+  readonly metrics: WarrenMetrics;
+  /** @internal */
+  readonly publisherConnection: ManagedConnection;
+  readonly #publisher: Publisher;
+  readonly #options: ConnectOptions<M>;
+  readonly #consumers = new Set<Consumer>();
+  #consumerConnection: ManagedConnection | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link connect}. */
+  constructor(options: ConnectOptions<M>) {
+    super();
+    this.#options = options;
+    this.logger = resolveLogger(options.logger);
+    this.metrics = createMetrics(options.registry);
+    const topology = options.topology;
+    this.topology =
+      topology === undefined || "retryPolicies" in topology ? topology : compileTopology(topology);
+    this.publisherConnection = this.#connection("publisher");
+    this.publisherConnection.on("blocked", (reason) => this.emit("blocked", reason));
+    this.publisherConnection.on("unblocked", () => this.emit("unblocked"));
+    this.#publisher = new Publisher(
+      {
+        connection: this.publisherConnection,
+        logger: this.logger.child({ component: "publisher" }),
+        metrics: this.metrics,
+      },
+      {
+        ...options.publisher,
+        exchange: options.publishExchange ?? connectDefaults.publishExchange,
+      },
+    );
+  }
+
+  #connection(role: ConnectionRole): ManagedConnection {
+    const o = this.#options;
+    const connection = new ManagedConnection({
+      urls: typeof o.url === "string" ? [o.url] : o.url,
+      role,
+      serviceName: o.serviceName ?? connectDefaults.serviceName,
+      ...(this.topology === undefined ? {} : { vhost: this.topology.vhost }),
+      heartbeatSeconds: o.heartbeatSeconds ?? connectDefaults.heartbeatSeconds,
+      initialConnectDeadlineMs:
+        o.initialConnectDeadlineMs ?? connectDefaults.initialConnectDeadlineMs,
+      connectTimeoutMs: o.connectTimeoutMs ?? connectDefaults.connectTimeoutMs,
+      backoff: { ...connectDefaults.backoff, ...o.backoff },
+      ...(o.socketOptions === undefined ? {} : { socketOptions: o.socketOptions }),
+      logger: this.logger.child({ component: "connection", role }),
+    });
+    const gauge = this.metrics.connected.labels({ role });
+    connection.on("open", () => gauge.set(1));
+    connection.on("lost", () => gauge.set(0));
+    connection.on("closed", () => gauge.set(0));
+    return connection;
+  }
+
+  /**
+   * Publishes `message` as JSON to the client's `publishExchange` (or
+   * `options.exchange`) and resolves once the broker confirms it. Rejects
+   * with a {@link PublishError} whose `code` says why and whose `inDoubt`
+   * says whether the broker may have the message anyway (see
+   * docs/publishing.md). Bound to the client.
+   */
+  readonly publish: PublishFunction<M> = (routingKey, message, options) =>
+    this.#publisher.publish(routingKey, message, options, this.#options.messages);
+
+  /**
+   * Sends a pre-built envelope with confirms (the consumer runtime's retry
+   * and dead-letter copies). Resolves on the broker's confirm. Bound.
+   */
+  readonly send = (envelope: Envelope): Promise<void> => this.#publisher.send(envelope);
+
+  /**
+   * A publisher typed and validated by `messages`, sending to `exchange`
+   * (the client's `publishExchange` by default). It shares the client's
+   * connection, window and metrics.
+   */
+  publisher<N extends MessageSchemas>(
+    messages: MessageRegistry<N>,
+    options: { exchange?: string } = {},
+  ): TypedPublisher<N> {
+    const exchange = options.exchange;
+    return {
+      publish: (routingKey, message, callOptions) =>
+        this.#publisher.publish(
+          routingKey,
+          message,
+          exchange === undefined || callOptions?.exchange !== undefined
+            ? (callOptions ?? {})
+            : { ...callOptions, exchange },
+          messages,
+        ),
+    };
+  }
+
+  /**
+   * Consumes a work queue of the topology with `handler` (see
+   * `startConsumer` for the outcome table). Opens the consumer connection on
+   * first use. Bound.
+   */
+  readonly consume = async <T = unknown>(
+    queue: string,
+    handler: Handler<T>,
+    options?: ConsumeOptions<T>,
+  ): Promise<Consumer> => {
+    if (this.#closing !== undefined) {
+      throw new ConsumeError(
+        "WARREN_CONSUME_CLIENT_CLOSED",
+        `consume("${queue}"): the client is closed`,
+      );
+    }
+    if (this.topology === undefined) {
+      throw new ConsumeError(
+        "WARREN_CONSUME_NO_TOPOLOGY",
+        `consume("${queue}"): the client has no topology. Pass connect({ topology: await loadTopology(file) }) so the runtime knows the queue's retry tiers and dead-letter queue.`,
+      );
+    }
+    this.#consumerConnection ??= this.#connection("consumer");
+    await this.#consumerConnection.open();
+    const consumer = await startConsumer(
+      {
+        connection: this.#consumerConnection,
+        publisher: this.#publisher,
+        topology: this.topology,
+        logger: this.logger,
+        metrics: this.metrics,
+      },
+      queue,
+      handler,
+      options,
+    );
+    this.#consumers.add(consumer);
+    return consumer;
+  };
+
+  /** True while the broker blocks the publisher connection (resource alarm). */
+  get blocked(): boolean {
+    return this.publisherConnection.blocked;
+  }
+
+  /** The broker's reason for blocking, e.g. `low on memory`. */
+  get blockedReason(): string | undefined {
+    return this.publisherConnection.blockedReason;
+  }
+
+  /** True while the publisher can write to the broker. */
+  get connected(): boolean {
+    return this.#publisher.ready;
+  }
+
+  /** Publishes written and awaiting their confirm, and publishes waiting for room. */
+  get pending(): { inFlight: number; queued: number } {
+    return { inFlight: this.#publisher.inFlight, queued: this.#publisher.queued };
+  }
+
+  /** Ready when the publisher is connected and every open consumer consumes; for `/readyz`. */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.#closing !== undefined) reasons.push("client is closing");
+    if (!this.#publisher.ready) reasons.push("publisher not connected");
+    if (this.blocked) reasons.push(`publisher blocked by the broker (${this.blockedReason})`);
+    for (const consumer of this.#consumers) {
+      if (!consumer.closing && !consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Closes consumers first (they drain their handlers, whose retry copies
+   * still need the publisher), then waits for in-flight publishes to settle,
+   * then closes both connections. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    await this.#publisher.close();
+    await Promise.all([this.publisherConnection.close(), this.#consumerConnection?.close()]);
+  }
+
+  /** @internal Opens the publisher connection; used by {@link connect}. */
+  async open(): Promise<void> {
+    try {
+      await this.publisherConnection.open();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+}
+
+/**
+ * Connects to the broker and returns the client. The first connect retries
+ * with capped exponential backoff and jitter until `initialConnectDeadlineMs`,
+ * so a service may start before its broker; it rejects with a
+ * `ConnectionError` (`WARREN_CONNECT_TIMEOUT`) after that.
+ */
+export async function connect<const M extends MessageSchemas = MessageSchemas>(
+  options: ConnectOptions<M>,
+): Promise<Warren<M>> {
+  const warren = new Warren<M>(options);
+  await warren.open();
+  return warren;
+}

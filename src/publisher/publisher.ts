@@ -1,0 +1,462 @@
+/**
+ * The confirmed publisher (DESIGN.md §7): one confirm channel on the
+ * publisher's own connection, rebuilt whenever the connection reopens.
+ *
+ * Every publish becomes a pending entry that settles exactly once:
+ *
+ * - it waits in the backlog while the window of unconfirmed messages is
+ *   full, the channel's write buffer is above its high-water mark (until
+ *   `drain`), the connection is down, or (when allowed) the broker blocks it;
+ * - once written it is keyed by its delivery tag on the channel. A
+ *   `basic.return` carries no delivery tag, so returns are matched by
+ *   `messageId`: a publish whose id is already in flight waits until the
+ *   earlier one settles, which keeps ids unique among written messages (a
+ *   message without an id carries its tag in a `warren-publish-seq` header
+ *   instead). The broker sends the return before the ack of the same
+ *   message, so the ack then settles it as unroutable;
+ * - a confirm timeout, or the channel or connection going away after the
+ *   write, settles it as failed *in doubt*: the broker may have the message.
+ *   Nothing that was written is ever reported as confirmed without an ack.
+ */
+import type { ChannelModel, ConfirmChannel, Message } from "amqplib";
+import type { Logger } from "pino";
+import { backoffDelayMs } from "../connection/backoff.ts";
+import type { ManagedConnection } from "../connection/connection.ts";
+import { PublishError } from "../errors.ts";
+import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import { Backlog, type Pending } from "./backlog.ts";
+import { coalesceSocketWrites } from "./coalesce.ts";
+import type { ConfirmedSender, Envelope } from "./envelope.ts";
+import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
+import { type MessageRegistry, validatePayload } from "./messages.ts";
+import { type PublisherOptions, publisherDefaults } from "./options.ts";
+import { buildEnvelope, type PublishOptions } from "./publish.ts";
+import { publishErrors } from "./publish-errors.ts";
+import { PublishMetrics } from "./publish-metrics.ts";
+
+/** What the publisher needs from its client. */
+export interface PublisherDeps {
+  connection: ManagedConnection;
+  logger: Logger;
+  metrics: WarrenMetrics;
+}
+
+/** Confirmed publishing on one managed connection; see the module comment. */
+export class Publisher implements ConfirmedSender {
+  readonly #options: Readonly<PublisherOptions>;
+  readonly #connection: ManagedConnection;
+  readonly #logger: Logger;
+  readonly #metrics: WarrenMetrics;
+  readonly #backlog = new Backlog();
+  readonly #inFlight = new InFlight();
+  readonly #exchangeMetrics: PublishMetrics;
+  #channel: ConfirmChannel | undefined;
+  #channelError: Error | undefined;
+  #seq = 0;
+  #writable = true;
+  #outstanding = 0;
+  #accepting = true;
+  #stopped = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #reopenTimer: NodeJS.Timeout | undefined;
+  #gaugeScheduled = false;
+
+  constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
+    this.#options = Object.freeze({ ...publisherDefaults, ...options });
+    this.#connection = deps.connection;
+    this.#logger = deps.logger;
+    this.#metrics = deps.metrics;
+    this.#exchangeMetrics = new PublishMetrics(deps.metrics);
+    this.#connection.on("open", this.#onOpen);
+    this.#connection.on("lost", this.#onLost);
+    this.#connection.on("blocked", this.#onBlocked);
+    this.#connection.on("unblocked", this.#onUnblocked);
+    const model = this.#connection.model;
+    if (model !== undefined) void this.#openChannel(model, 0);
+  }
+
+  /** The publisher's settings, defaults applied. */
+  get options(): Readonly<PublisherOptions> {
+    return this.#options;
+  }
+
+  /** Publishes written and awaiting their confirm. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Publishes waiting for room, a connection or an unblock. */
+  get queued(): number {
+    return this.#backlog.size;
+  }
+
+  /** True once a confirm channel is open. */
+  get ready(): boolean {
+    return this.#channel !== undefined;
+  }
+
+  /**
+   * Publishes `payload` as JSON to `exchange` (the publisher's by default)
+   * and resolves once the broker confirms it. `messages` validates the
+   * payload first. Never throws: every failure is a rejected promise.
+   */
+  publish(
+    routingKey: string,
+    payload: unknown,
+    options: PublishOptions = {},
+    messages?: MessageRegistry,
+  ): Promise<void> {
+    if (!this.#accepting) return this.#refuse(publishErrors.closed(routingKey));
+    let envelope: Envelope;
+    try {
+      validatePayload(messages, routingKey, payload);
+      envelope = buildEnvelope(
+        options.exchange ?? this.#options.exchange,
+        routingKey,
+        payload,
+        options,
+      );
+    } catch (error) {
+      return this.#refuse(
+        error instanceof PublishError ? error : publishErrors.unserialisable(routingKey, error),
+      );
+    }
+    if (envelope.content.length > this.#options.maxBytes) {
+      return this.#refuse(
+        publishErrors.tooLarge(envelope, this.#options.maxBytes),
+        envelope.exchange,
+      );
+    }
+    return this.#submit(envelope);
+  }
+
+  /**
+   * Sends a pre-built envelope (the consumer runtime's retry and dead-letter
+   * copies) with the same confirms, window, timeouts and errors as
+   * {@link publish}; `maxBytes` is not applied. The envelope is not modified.
+   */
+  send(envelope: Envelope): Promise<void> {
+    if (!this.#accepting) return this.#refuse(publishErrors.closed(envelope.routingKey));
+    const properties = { ...envelope.properties };
+    if (properties.headers !== undefined) properties.headers = { ...properties.headers };
+    return this.#submit({ ...envelope, properties });
+  }
+
+  #refuse(error: PublishError, exchange = this.#options.exchange): Promise<never> {
+    this.#count(exchange, "rejected");
+    return Promise.reject(error);
+  }
+
+  #submit(envelope: Envelope): Promise<void> {
+    const blocked = this.#connection.blocked;
+    if (blocked && this.#options.blockedTimeoutMs === 0) {
+      return this.#refuse(
+        publishErrors.blocked(envelope, this.#connection.blockedReason, 0),
+        envelope.exchange,
+      );
+    }
+    const { properties } = envelope;
+    properties.mandatory = envelope.mandatory ?? true;
+    const canWrite = this.#canWrite() && this.#backlog.size === 0 && !this.#idInFlight(properties);
+    if (!canWrite && this.#backlog.size >= this.#options.maxQueued) {
+      return this.#refuse(
+        this.#channel === undefined
+          ? publishErrors.notConnected(
+              envelope,
+              `the buffer of ${this.#options.maxQueued} waiting publishes is full`,
+            )
+          : publishErrors.backlogFull(envelope, this.#options.maxQueued),
+        envelope.exchange,
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timeoutMs = envelope.timeoutMs ?? this.#options.timeoutMs;
+    const entry: Pending = {
+      envelope,
+      resolve,
+      reject,
+      state: "queued",
+      seq: 0,
+      startedAt: performance.now(),
+      timer: setTimeout(() => this.#onTimeout(entry, timeoutMs), timeoutMs),
+      blockedTimer: undefined,
+      returned: undefined,
+    };
+    this.#outstanding++;
+    if (canWrite) {
+      this.#write(this.#channel as ConfirmChannel, entry);
+    } else {
+      this.#backlog.push(entry);
+      if (blocked) this.#startBlockedWait(entry);
+    }
+    return promise;
+  }
+
+  #canWrite(): boolean {
+    return (
+      this.#channel !== undefined &&
+      this.#writable &&
+      this.#inFlight.size < this.#options.maxInFlight &&
+      !this.#connection.blocked
+    );
+  }
+
+  /** True when a mandatory message with the same id awaits its confirm. */
+  #idInFlight(properties: Envelope["properties"]): boolean {
+    const id = properties.messageId;
+    return properties.mandatory === true && id !== undefined && this.#inFlight.hasId(id);
+  }
+
+  #write(channel: ConfirmChannel, entry: Pending): void {
+    const { envelope } = entry;
+    const { properties } = envelope;
+    entry.state = "writing";
+    const seq = this.#seq + 1;
+    const id = properties.mandatory === true ? properties.messageId : undefined;
+    if (properties.mandatory === true && id === undefined) {
+      properties.headers = { ...properties.headers, [PUBLISH_SEQ_HEADER]: seq };
+    }
+    let writable: boolean;
+    try {
+      writable = channel.publish(
+        envelope.exchange,
+        envelope.routingKey,
+        envelope.content,
+        properties,
+      );
+    } catch (error) {
+      // Nothing was written: amqplib encodes the whole message before it
+      // buffers any of it.
+      if ((error as Error).name === "IllegalOperationError") {
+        // The channel is closing: wait for the next one.
+        entry.state = "queued";
+        this.#backlog.unshift(entry);
+        this.#writable = false;
+      } else {
+        // Properties amqplib cannot encode (e.g. a header of an unsupported type).
+        this.#settle(entry, "rejected", publishErrors.unencodable(envelope, error));
+      }
+      return;
+    }
+    this.#seq = seq;
+    entry.seq = seq;
+    entry.state = "written";
+    this.#inFlight.add(entry, id);
+    this.#inFlightChanged();
+    if (!writable) this.#writable = false;
+  }
+
+  /** Writes queued entries while there is room. */
+  #pump(): void {
+    while (this.#backlog.size > 0 && this.#canWrite()) {
+      const head = this.#backlog.peek();
+      // Head-of-line wait keeps publish order and message ids unique in flight.
+      if (head === undefined || this.#idInFlight(head.envelope.properties)) break;
+      this.#backlog.shift();
+      this.#write(this.#channel as ConfirmChannel, head);
+    }
+  }
+
+  /** Updates the in-flight gauge once per tick rather than per message. */
+  #inFlightChanged(): void {
+    if (this.#gaugeScheduled) return;
+    this.#gaugeScheduled = true;
+    process.nextTick(() => {
+      this.#gaugeScheduled = false;
+      this.#metrics.publishesInFlight.set(this.#inFlight.size);
+    });
+  }
+
+  #settle(entry: Pending, outcome: PublishOutcome, error?: PublishError): void {
+    if (entry.state === "done") return;
+    if (entry.state === "written") {
+      this.#inFlightChanged();
+      this.#inFlight.delete(entry);
+    } else if (entry.state === "queued") this.#backlog.forget();
+    entry.state = "done";
+    clearTimeout(entry.timer);
+    if (entry.blockedTimer !== undefined) clearTimeout(entry.blockedTimer);
+    const metrics = this.#exchangeMetrics.for(entry.envelope.exchange);
+    if (error === undefined) {
+      metrics.confirmed.inc();
+      metrics.latency.observe((performance.now() - entry.startedAt) / 1000);
+      entry.resolve();
+    } else {
+      metrics.outcome(outcome).inc();
+      entry.reject(error);
+    }
+    this.#outstanding--;
+    if (this.#outstanding === 0) this.#idle?.resolve();
+  }
+
+  #count(exchange: string, outcome: PublishOutcome): void {
+    this.#exchangeMetrics.for(exchange).outcome(outcome).inc();
+  }
+
+  #onTimeout(entry: Pending, timeoutMs: number): void {
+    if (entry.state === "written") {
+      this.#settle(entry, "timeout", publishErrors.timeout(entry.envelope, timeoutMs, true));
+      this.#pump();
+    } else if (this.#channel === undefined) {
+      this.#settle(
+        entry,
+        "timeout",
+        publishErrors.notConnected(entry.envelope, `not connected for ${timeoutMs} ms`),
+      );
+    } else {
+      this.#settle(entry, "timeout", publishErrors.timeout(entry.envelope, timeoutMs, false));
+    }
+  }
+
+  #confirm(channel: ConfirmChannel, tag: number, multiple: boolean, nacked: boolean): void {
+    if (channel !== this.#channel) return;
+    for (const entry of this.#inFlight.confirm(tag, multiple)) this.#finish(entry, nacked);
+    this.#pump();
+  }
+
+  #finish(entry: Pending, nacked: boolean): void {
+    if (nacked) this.#settle(entry, "nacked", publishErrors.nacked(entry.envelope));
+    else if (entry.returned !== undefined) {
+      this.#settle(entry, "returned", publishErrors.unroutable(entry.envelope, entry.returned));
+    } else this.#settle(entry, "confirmed");
+  }
+
+  #onReturn(channel: ConfirmChannel, message: Message): void {
+    if (channel !== this.#channel) return;
+    const entry = this.#inFlight.forReturn(message);
+    if (entry === undefined) return;
+    const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
+    entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? "NO_ROUTE"}`;
+  }
+
+  readonly #onOpen = (model: ChannelModel): void => {
+    void this.#openChannel(model, 0);
+  };
+
+  async #openChannel(model: ChannelModel, attempt: number): Promise<void> {
+    if (this.#stopped || this.#connection.model !== model) return;
+    coalesceSocketWrites(model);
+    let channel: ConfirmChannel;
+    try {
+      channel = await model.createConfirmChannel();
+    } catch (error) {
+      if (this.#stopped || this.#connection.model !== model) return;
+      const delayMs = backoffDelayMs(attempt);
+      this.#logger.warn({ err: error, retryInMs: delayMs }, "could not open the publish channel");
+      clearTimeout(this.#reopenTimer);
+      this.#reopenTimer = setTimeout(() => void this.#openChannel(model, attempt + 1), delayMs);
+      return;
+    }
+    if (this.#stopped || this.#connection.model !== model || this.#channel !== undefined) {
+      channel.close().catch(() => {});
+      return;
+    }
+    channel.on("error", (error: Error) => {
+      if (channel === this.#channel) this.#channelError = error;
+      this.#logger.warn({ err: error }, "publish channel error");
+    });
+    channel.on("handler-error", (error: Error) => {
+      this.#logger.error({ err: error }, "listener of a publish channel event threw");
+    });
+    channel.on("close", () => this.#onChannelClosed(channel, model));
+    channel.on("ack", (f) => this.#confirm(channel, f.deliveryTag, f.multiple, false));
+    channel.on("nack", (f) => this.#confirm(channel, f.deliveryTag, f.multiple, true));
+    channel.on("return", (message: Message) => this.#onReturn(channel, message));
+    channel.on("drain", () => {
+      if (channel !== this.#channel) return;
+      this.#writable = true;
+      this.#pump();
+    });
+    this.#channel = channel;
+    this.#channelError = undefined;
+    this.#seq = 0;
+    this.#writable = true;
+    this.#logger.debug("publish channel open");
+    this.#pump();
+  }
+
+  #onChannelClosed(channel: ConfirmChannel, model: ChannelModel): void {
+    if (channel !== this.#channel) return;
+    const cause = this.#channelError;
+    this.#dropChannel(`the channel closed${cause === undefined ? "" : ` (${cause.message})`}`);
+    if (!this.#stopped && this.#connection.model === model) void this.#openChannel(model, 0);
+  }
+
+  /** Fails every written entry in doubt; queued ones wait for the next channel. */
+  #dropChannel(reason: string): void {
+    this.#channel = undefined;
+    this.#writable = false;
+    const written = this.#inFlight.takeAll();
+    for (const entry of written) {
+      this.#settle(entry, "connection_lost", publishErrors.connectionLost(entry.envelope, reason));
+    }
+  }
+
+  readonly #onLost = (error: Error): void => {
+    if (this.#channel !== undefined)
+      this.#dropChannel(`the connection was lost (${error.message})`);
+  };
+
+  readonly #onBlocked = (reason: string): void => {
+    if (this.#options.blockedTimeoutMs === 0) {
+      for (const entry of [...this.#backlog.entries()]) {
+        this.#settle(entry, "rejected", publishErrors.blocked(entry.envelope, reason, 0));
+      }
+    } else {
+      for (const entry of this.#backlog.entries()) this.#startBlockedWait(entry);
+    }
+  };
+
+  readonly #onUnblocked = (): void => {
+    for (const entry of this.#backlog.entries()) {
+      if (entry.blockedTimer !== undefined) clearTimeout(entry.blockedTimer);
+      entry.blockedTimer = undefined;
+    }
+    this.#pump();
+  };
+
+  #startBlockedWait(entry: Pending): void {
+    if (entry.blockedTimer !== undefined) return;
+    const waitMs = this.#options.blockedTimeoutMs;
+    entry.blockedTimer = setTimeout(() => {
+      if (entry.state !== "queued" || !this.#connection.blocked) return;
+      this.#settle(
+        entry,
+        "rejected",
+        publishErrors.blocked(entry.envelope, this.#connection.blockedReason, waitMs),
+      );
+    }, waitMs);
+  }
+
+  /**
+   * Stops taking publishes (they fail with `WARREN_PUBLISH_CLOSED`), waits
+   * until every accepted one has settled (each is bounded by its timeout),
+   * then closes the channel. Idempotent. The connection is the caller's.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#accepting = false;
+    if (this.#outstanding > 0) {
+      this.#idle = Promise.withResolvers<void>();
+      await this.#idle.promise;
+    }
+    this.#stopped = true;
+    clearTimeout(this.#reopenTimer);
+    this.#connection.off("open", this.#onOpen);
+    this.#connection.off("lost", this.#onLost);
+    this.#connection.off("blocked", this.#onBlocked);
+    this.#connection.off("unblocked", this.#onUnblocked);
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel !== undefined) {
+      await channel.close().catch((error: unknown) => {
+        this.#logger.debug({ err: error }, "close of a dead publish channel");
+      });
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import { Registry } from "prom-client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { connect, type Warren } from "../../../src/client.ts";
+import { PublishError } from "../../../src/errors.ts";
+import { defineMessages } from "../../../src/publisher/messages.ts";
+import { createVhost, logger, randomName, type TestVhost } from "./support.ts";
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function rejection(promise: Promise<unknown>): Promise<PublishError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(PublishError);
+  return error as PublishError;
+}
+
+describe("publisher against a real broker", () => {
+  let vhost: TestVhost;
+  let warren: Warren;
+  let queue: string;
+  let registry: Registry;
+
+  beforeEach(async () => {
+    vhost = await createVhost();
+    queue = randomName("q");
+    await vhost.channel.assertQueue(queue, { durable: true });
+    await vhost.channel.assertExchange("events", "topic", { durable: true });
+    await vhost.channel.bindQueue(queue, "events", "order.*");
+    registry = new Registry();
+    warren = await connect({
+      url: vhost.url,
+      publishExchange: "events",
+      serviceName: randomName("pub-test"),
+      logger,
+      registry,
+    });
+  });
+
+  afterEach(async () => {
+    await warren.close();
+    await vhost.close();
+  });
+
+  it("resolves 20,000 concurrent publishes on confirm, leaves exactly 20,000 messages, and keeps memory bounded", async () => {
+    const { publish } = warren; // bound
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let peakHeap = heapBefore;
+    const sampler = setInterval(() => {
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    }, 20);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20_000 }, (_, i) => publish("order.created", { orderId: `o-${i}` })),
+    );
+    clearInterval(sampler);
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    const { messageCount } = await vhost.channel.checkQueue(queue);
+    expect(messageCount).toBe(20_000);
+    // 20,000 pending publishes with ~40-byte bodies: far below 150 MB of heap.
+    expect(peakHeap - heapBefore).toBeLessThan(150 * 1024 * 1024);
+    expect(warren.pending).toEqual({ inFlight: 0, queued: 0 });
+    const text = await registry.metrics();
+    expect(text).toMatch(
+      /warren_messages_published_total\{exchange="events",outcome="confirmed"\} 20000/,
+    );
+  });
+
+  it("keeps memory flat when a producer publishes faster than the broker confirms", async () => {
+    // 50 loops of awaited publishes: the window and the awaits bound memory.
+    global.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    let next = 0;
+    let peak = before;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < 20_000) {
+          await warren.publish("order.created", { orderId: `o-${next++}`, pad: "x".repeat(512) });
+          if (next % 1000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+        }
+      }),
+    );
+    expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(20_000);
+  });
+
+  it("sends JSON with the properties and headers of DESIGN.md §4", async () => {
+    await warren.publish(
+      "order.created",
+      { orderId: "o-1" },
+      {
+        correlationId: "c-1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        headers: { tenant: "t-1" },
+      },
+    );
+    await warren.publish("order.paid", { orderId: "o-2" }, { messageId: "m-2", type: "Paid" });
+    const first = await vhost.channel.get(queue, { noAck: true });
+    const second = await vhost.channel.get(queue, { noAck: true });
+    if (first === false || second === false) throw new Error("messages missing");
+    expect(JSON.parse(first.content.toString())).toEqual({ orderId: "o-1" });
+    expect(first.properties).toMatchObject({
+      contentType: "application/json",
+      deliveryMode: 2,
+      type: "order.created",
+      correlationId: "c-1",
+      headers: {
+        "warren-attempt": 1,
+        tenant: "t-1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      },
+    });
+    expect(first.properties.messageId).toMatch(UUID_V7);
+    expect(Math.abs(first.properties.timestamp - Date.now() / 1000)).toBeLessThan(60);
+    expect(second.properties).toMatchObject({ messageId: "m-2", type: "Paid" });
+  });
+
+  it("rejects unroutable, nacked, oversized and invalid publishes each with its own code, and keeps publishing", async () => {
+    const full = randomName("full");
+    await vhost.channel.assertQueue(full, {
+      durable: true,
+      arguments: { "x-max-length": 1, "x-overflow": "reject-publish" },
+    });
+    const messages = defineMessages({ "order.created": z.object({ orderId: z.string() }) });
+    const typed = warren.publisher(messages);
+
+    const unroutable = await rejection(warren.publish("nobody.listens", { a: 1 }));
+    expect(unroutable).toMatchObject({ code: "WARREN_PUBLISH_UNROUTABLE", inDoubt: false });
+
+    await warren.publish(full, { n: 1 }, { exchange: "" });
+    const nacked = await rejection(warren.publish(full, { n: 2 }, { exchange: "" }));
+    expect(nacked).toMatchObject({ code: "WARREN_PUBLISH_NACKED", inDoubt: false });
+
+    const tooLarge = await rejection(
+      warren.publish("order.created", { blob: "x".repeat(1_100_000) }),
+    );
+    expect(tooLarge).toMatchObject({ code: "WARREN_PUBLISH_TOO_LARGE", inDoubt: false });
+
+    // @ts-expect-error orderId must be a string: the registry types the payload.
+    const invalid = await rejection(typed.publish("order.created", { orderId: 42 }));
+    expect(invalid).toMatchObject({ code: "WARREN_PUBLISH_INVALID_PAYLOAD", inDoubt: false });
+    expect(invalid.message).toContain("orderId");
+
+    const unencodable = await rejection(
+      warren.publish("order.created", {}, { headers: { bad: Symbol("no wire form") } }),
+    );
+    expect(unencodable).toMatchObject({ code: "WARREN_PUBLISH_INVALID_PAYLOAD", inDoubt: false });
+
+    // Nothing else was affected: the channel survives and publishes go on.
+    await typed.publish("order.created", { orderId: "o-ok" });
+    await warren.publish("order.created", { orderId: "o-ok-2" });
+    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(2);
+    expect((await vhost.channel.checkQueue(full)).messageCount).toBe(1);
+  });
+
+  it("matches each return to its own publish when routable and unroutable ones interleave", async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        warren.publish(i % 3 === 0 ? "nobody.listens" : "order.created", { i }),
+      ),
+    );
+    outcomes.forEach((outcome, i) => {
+      if (i % 3 === 0) {
+        expect(outcome.status).toBe("rejected");
+        expect((outcome as PromiseRejectedResult).reason.code).toBe("WARREN_PUBLISH_UNROUTABLE");
+      } else {
+        expect(outcome.status).toBe("fulfilled");
+      }
+    });
+    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(133);
+  });
+
+  it("sends pre-built envelopes with the same confirms", async () => {
+    await warren.send({
+      exchange: "",
+      routingKey: queue,
+      content: Buffer.from('{"retry":true}'),
+      properties: { messageId: "copy-1", headers: { "warren-attempt": 2 } },
+    });
+    const error = await rejection(
+      warren.send({
+        exchange: "",
+        routingKey: randomName("none"),
+        content: Buffer.from("{}"),
+        properties: {},
+      }),
+    );
+    expect(error.code).toBe("WARREN_PUBLISH_UNROUTABLE");
+    const message = await vhost.channel.get(queue, { noAck: true });
+    if (message === false) throw new Error("the copy is missing");
+    expect(message.properties).toMatchObject({
+      messageId: "copy-1",
+      headers: { "warren-attempt": 2 },
+    });
+  });
+
+  it("waits for in-flight publishes on close, is idempotent, and refuses publishes after", async () => {
+    const pending = Array.from({ length: 500 }, (_, i) => warren.publish("order.created", { i }));
+    const closing = warren.close();
+    await Promise.all([closing, warren.close()]);
+    await expect(Promise.all(pending)).resolves.toBeDefined();
+    const late = await rejection(warren.publish("order.created", {}));
+    expect(late.code).toBe("WARREN_PUBLISH_CLOSED");
+    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(500);
+  });
+});

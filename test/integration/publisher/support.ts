@@ -1,0 +1,104 @@
+/**
+ * Small helpers for the publisher's integration tests: the shared broker's
+ * URLs, a fresh vhost per test, and the management API calls the fault
+ * tests need (find and kill a connection by its name).
+ */
+import { randomBytes } from "node:crypto";
+import amqp, { type Channel, type ChannelModel } from "amqplib";
+import { pino } from "pino";
+import { managementRequest } from "../../../src/testing/management.ts";
+import { brokerUrls } from "../../support/broker.ts";
+
+/** The run's broker, provided by test/support/global-setup.ts. */
+export const { url: brokerUrl, managementUrl } = brokerUrls();
+
+export const logger = pino({ level: process.env.WARREN_TEST_LOG_LEVEL ?? "silent" });
+
+export function randomName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+async function management(path: string, init: RequestInit = {}): Promise<Response> {
+  const response = await managementRequest(managementUrl, path, init);
+  if (!response.ok && response.status !== 404) {
+    throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${await response.text()}`);
+  }
+  return response;
+}
+
+/** A fresh vhost with a raw channel in it; `close()` deletes it. */
+export interface TestVhost {
+  name: string;
+  url: string;
+  channel: Channel;
+  close(): Promise<void>;
+}
+
+export async function createVhost(): Promise<TestVhost> {
+  const name = randomName("warren-pub");
+  const path = encodeURIComponent(name);
+  await management(`/api/vhosts/${path}`, { method: "PUT" });
+  await management(`/api/permissions/${path}/guest`, {
+    method: "PUT",
+    body: JSON.stringify({ configure: ".*", write: ".*", read: ".*" }),
+  });
+  const url = `${brokerUrl.replace(/\/$/, "")}/${path}`;
+  const model: ChannelModel = await amqp.connect(url);
+  const channel = await model.createChannel();
+  return {
+    name,
+    url,
+    channel,
+    async close() {
+      await model.close().catch(() => {});
+      await management(`/api/vhosts/${path}`, { method: "DELETE" });
+    },
+  };
+}
+
+/** Names of the broker's connections whose `connection_name` is `displayName`. */
+export async function connectionsNamed(displayName: string): Promise<string[]> {
+  const response = await management("/api/connections?columns=name,client_properties");
+  const rows = (await response.json()) as {
+    name: string;
+    client_properties?: { connection_name?: string };
+  }[];
+  return rows
+    .filter((row) => row.client_properties?.connection_name === displayName)
+    .map((r) => r.name);
+}
+
+/** Force-closes every connection named `displayName`; returns how many. */
+export async function killConnections(displayName: string): Promise<number> {
+  const names = await connectionsNamed(displayName);
+  for (const name of names) {
+    await management(`/api/connections/${encodeURIComponent(name)}`, {
+      method: "DELETE",
+      headers: { "x-reason": "warren publisher test" },
+    });
+  }
+  return names.length;
+}
+
+/** Consumes every message of `queue` and returns their message ids. */
+export async function drainIds(channel: Channel, queue: string): Promise<Set<string>> {
+  const { messageCount } = await channel.checkQueue(queue);
+  const ids = new Set<string>();
+  if (messageCount === 0) return ids;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  let seen = 0;
+  await channel.prefetch(2_000);
+  const { consumerTag } = await channel.consume(queue, (message) => {
+    if (message === null) return;
+    ids.add(String(message.properties.messageId));
+    channel.ack(message);
+    if (++seen === messageCount) resolve();
+  });
+  await promise;
+  await channel.cancel(consumerTag);
+  return ids;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,111 @@
+/**
+ * A throwaway RabbitMQ node for the publisher's fault tests: it can be
+ * started on ports chosen before it runs (a service that starts before its
+ * broker), stopped and started again with its data (a broker restart), and
+ * driven with `rabbitmqctl` (a real memory alarm). Never the shared broker.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { findRabbitmqServer } from "../../../src/testing/broker-local.ts";
+import { canConnect } from "../../../src/testing/docker.ts";
+import { freePorts } from "../../../src/testing/ports.ts";
+import {
+  onProcessExit,
+  removeDir,
+  type ServerProcess,
+  startServerProcess,
+  tailOfFile,
+  waitUntil,
+} from "../../../src/testing/process.ts";
+
+const run = promisify(execFile);
+
+export interface ThrowawayNode {
+  url: string;
+  amqpPort: number;
+  /** Starts the node (again) and waits until AMQP answers. */
+  start(): Promise<void>;
+  /** Stops the node, keeping its data. */
+  stop(): Promise<void>;
+  /** Runs `rabbitmqctl -n <node> ...args`. */
+  ctl(...args: string[]): Promise<string>;
+  /** Stops the node and removes its data. */
+  destroy(): Promise<void>;
+}
+
+/** Prepares a node on free ports; nothing runs until `start()`. */
+export async function createThrowawayNode(): Promise<ThrowawayNode> {
+  const serverPath = findRabbitmqServer(process.env);
+  if (serverPath === undefined) throw new Error("rabbitmq-server is not installed");
+  const dir = await mkdtemp(join(tmpdir(), "warren-pub-node-"));
+  const [amqpPort, distPort] = (await freePorts(2)) as [number, number];
+  const nodeName = `warren-pub-${process.pid}-${Math.random().toString(36).slice(2, 8)}@localhost`;
+  await writeFile(join(dir, "enabled_plugins"), "[].\n");
+  await writeFile(
+    join(dir, "rabbitmq.conf"),
+    [
+      "loopback_users = none",
+      `listeners.tcp.1 = 127.0.0.1:${amqpPort}`,
+      "disk_free_limit.absolute = 1MB",
+      "",
+    ].join("\n"),
+  );
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("RABBITMQ_")) env[key] = value;
+  }
+  Object.assign(env, {
+    HOME: dir,
+    RABBITMQ_NODENAME: nodeName,
+    RABBITMQ_NODE_PORT: String(amqpPort),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
+    RABBITMQ_LOG_BASE: join(dir, "log"),
+    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
+    RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
+    RABBITMQ_PID_FILE: join(dir, "node.pid"),
+  });
+  const ctlPath = join(serverPath, "..", "rabbitmqctl");
+  let server: ServerProcess | undefined;
+  const unregister = onProcessExit(() => {
+    if (server !== undefined) process.kill(-server.pid, "SIGKILL");
+  });
+
+  const stop = async () => {
+    await server?.stop("SIGTERM", 15_000);
+    server = undefined;
+  };
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
+    amqpPort,
+    async start() {
+      const logFile = join(dir, "server.log");
+      const started = startServerProcess({ command: serverPath, args: [], env, cwd: dir, logFile });
+      server = started;
+      try {
+        await waitUntil(() => canConnect("127.0.0.1", amqpPort, 1_000), {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          failed: () => started.exitReason,
+        });
+      } catch (error) {
+        throw new Error(`throwaway node did not start: ${String(error)}\n${tailOfFile(logFile)}`);
+      }
+    },
+    stop,
+    async ctl(...args) {
+      const { stdout } = await run(ctlPath, ["-n", nodeName, ...args], { env, timeout: 30_000 });
+      return stdout;
+    },
+    async destroy() {
+      await stop();
+      await removeDir(dir);
+      unregister();
+    },
+  };
+}
