@@ -1,0 +1,202 @@
+/**
+ * What an idempotency guard costs the consumer runtime. Each scenario
+ * pre-fills a durable classic queue with `messages` small persistent
+ * messages (each with its own messageId), then times warren's `consume` at
+ * prefetch 1 and concurrency 1, with a handler that does nothing, until all
+ * are acked. The baseline is the same consumer without a guard; candidates
+ * add the in-memory guard, the PostgreSQL guard, or the transactional
+ * PostgreSQL guard (the last two need DATABASE_URL and are left out
+ * without it). Prefetch 1 is the worst case for the guard: nothing hides
+ * its round trips.
+ *
+ * Run on its own with `node bench/idempotency.ts` (RABBITMQ_URL, DATABASE_URL),
+ * or through run.ts with the other comparisons.
+ */
+import { randomUUID } from "node:crypto";
+import { connect as amqpConnect } from "amqplib";
+import pg from "pg";
+import { connect } from "../src/client.ts";
+import { createIdempotencyGuard } from "../src/idempotency/guard.ts";
+import { createMemoryIdempotencyStore } from "../src/idempotency/memory-store.ts";
+import { migrateIdempotencyStore } from "../src/idempotency/migrate.ts";
+import { createPostgresIdempotencyStore } from "../src/idempotency/postgres-store.ts";
+import { createTransactionalIdempotencyGuard } from "../src/idempotency/transactional.ts";
+import type { IdempotencyGuard } from "../src/idempotency/types.ts";
+import { compileTopology } from "../src/topology/compile.ts";
+import { resolveTopology } from "../src/topology/load.ts";
+import { type BenchContext, type Comparison, median, rate, type Scenario } from "./scenario.ts";
+
+/** Size of each run. */
+export const idempotencyBenchDefaults = Object.freeze({
+  /** Messages per run. */
+  messages: 5_000,
+});
+
+/** A guard for one run, and what to do after it. */
+interface GuardSetup {
+  guard: IdempotencyGuard<unknown> | undefined;
+  cleanup(): Promise<void>;
+}
+
+const noGuard = async (): Promise<GuardSetup> => ({ guard: undefined, cleanup: async () => {} });
+
+const memoryGuard = async (): Promise<GuardSetup> => ({
+  guard: createIdempotencyGuard({ store: createMemoryIdempotencyStore() }),
+  cleanup: async () => {},
+});
+
+function postgresGuard(transactional: boolean) {
+  return async (concurrency: number): Promise<GuardSetup> => {
+    const url = process.env.DATABASE_URL;
+    if (url === undefined) throw new Error("DATABASE_URL is not set");
+    const pool = new pg.Pool({ connectionString: url, max: 2 * concurrency });
+    const table = `warren_bench_${randomUUID().slice(0, 8)}`;
+    await migrateIdempotencyStore(pool, { table });
+    const store = createPostgresIdempotencyStore({ pool, table });
+    return {
+      guard: transactional
+        ? createTransactionalIdempotencyGuard({ store })
+        : createIdempotencyGuard({ store }),
+      cleanup: async () => {
+        await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+        await pool.end();
+      },
+    };
+  };
+}
+
+function consumeScenario(
+  label: string,
+  setup: (concurrency: number) => Promise<GuardSetup>,
+  concurrency = 1,
+): Scenario {
+  return {
+    label: concurrency === 1 ? label : `${label}, concurrency ${concurrency}`,
+    async run(context: BenchContext) {
+      const { messages } = idempotencyBenchDefaults;
+      const queue = context.queueName();
+      const topology = compileTopology(
+        resolveTopology({ queues: { [queue]: { type: "classic" } } }),
+      );
+      const admin = await amqpConnect(context.url);
+      const channel = await admin.createConfirmChannel();
+      for (const object of topology.queues) {
+        await channel.assertQueue(object.name, { durable: true, arguments: object.arguments });
+      }
+      const body = Buffer.from(JSON.stringify({ at: 1_700_000_000_000, data: "x".repeat(64) }));
+      for (let i = 0; i < messages; i++) {
+        channel.sendToQueue(queue, body, { persistent: true, messageId: randomUUID() });
+      }
+      await channel.waitForConfirms();
+      const { guard, cleanup } = await setup(concurrency);
+      const warren = await connect({ url: context.url, topology, serviceName: "bench" });
+      try {
+        let handled = 0;
+        let finish!: () => void;
+        const finished = new Promise<void>((resolve) => (finish = resolve));
+        const started = performance.now();
+        const consumer = await warren.consume(
+          queue,
+          async () => {
+            if (++handled === messages) setImmediate(finish);
+          },
+          guard === undefined ? { concurrency } : { concurrency, idempotency: { guard } },
+        );
+        await finished;
+        const seconds = (performance.now() - started) / 1000;
+        await consumer.close();
+        return { messages, seconds };
+      } finally {
+        await warren.close();
+        await cleanup();
+        for (const object of topology.queues) await channel.deleteQueue(object.name);
+        await admin.close();
+      }
+    },
+  };
+}
+
+export const unguardedConsume = consumeScenario("warren consume, no guard", noGuard);
+export const memoryGuardedConsume = consumeScenario("warren consume, in-memory guard", memoryGuard);
+export const postgresGuardedConsume = consumeScenario(
+  "warren consume, PostgreSQL guard",
+  postgresGuard(false),
+);
+export const transactionalGuardedConsume = consumeScenario(
+  "warren consume, transactional PostgreSQL guard",
+  postgresGuard(true),
+);
+const parallel = 8;
+const unguardedParallel = consumeScenario("warren consume, no guard", noGuard, parallel);
+const postgresGuardedParallel = consumeScenario(
+  "warren consume, PostgreSQL guard",
+  postgresGuard(false),
+  parallel,
+);
+
+const shape = (concurrency: number) =>
+  `${idempotencyBenchDefaults.messages} small persistent messages from a durable classic queue, prefetch 1, concurrency ${concurrency}, no-op handler; msg/s`;
+
+/** Guard overhead comparisons; the PostgreSQL ones only when DATABASE_URL is set. */
+export const idempotencyComparisons: Comparison[] = [
+  {
+    name: "consume with in-memory idempotency guard",
+    description: `${shape(1)}; against the same consumer without a guard`,
+    candidate: memoryGuardedConsume,
+    baseline: unguardedConsume,
+    target: 0.9,
+  },
+  ...(process.env.DATABASE_URL === undefined
+    ? []
+    : [
+        {
+          name: "consume with PostgreSQL idempotency guard",
+          description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
+          candidate: postgresGuardedConsume,
+          baseline: unguardedConsume,
+          target: 0,
+        },
+        {
+          name: "consume with transactional PostgreSQL idempotency guard",
+          description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
+          candidate: transactionalGuardedConsume,
+          baseline: unguardedConsume,
+          target: 0,
+        },
+        {
+          name: `consume with PostgreSQL idempotency guard, concurrency ${parallel}`,
+          description: `${shape(parallel)}; against the same consumer without a guard (measured, no target)`,
+          candidate: postgresGuardedParallel,
+          baseline: unguardedParallel,
+          target: 0,
+        },
+      ]),
+];
+
+// `node bench/idempotency.ts [rounds] [name filter]`: alternate candidate and
+// baseline runs, print medians and ratios.
+if (import.meta.main) {
+  const url = process.env.RABBITMQ_URL ?? "amqp://guest:guest@localhost:5672";
+  const rounds = Number(process.argv[2] ?? 5);
+  const context: BenchContext = {
+    url,
+    queueName: () => `warren-bench-idempotency-${randomUUID().slice(0, 8)}`,
+  };
+  const only = process.argv[3] ?? "";
+  for (const comparison of idempotencyComparisons.filter((c) => c.name.includes(only))) {
+    const candidate: number[] = [];
+    const baseline: number[] = [];
+    await comparison.candidate.run(context); // warm-up
+    for (let i = 0; i < rounds; i++) {
+      // Alternate which side goes first, so neither always follows the other's cleanup.
+      if (i % 2 === 0) candidate.push(rate(await comparison.candidate.run(context)));
+      baseline.push(rate(await comparison.baseline.run(context)));
+      if (i % 2 === 1) candidate.push(rate(await comparison.candidate.run(context)));
+    }
+    const c = median(candidate);
+    const b = median(baseline);
+    console.log(
+      `${comparison.name}: ${c.toFixed(0)} msg/s vs ${b.toFixed(0)} msg/s unguarded = ${(c / b).toFixed(3)}x (target ${comparison.target}); runs ${candidate.map((v) => v.toFixed(0)).join(",")} / ${baseline.map((v) => v.toFixed(0)).join(",")}`,
+    );
+  }
+}

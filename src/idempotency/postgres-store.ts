@@ -1,0 +1,122 @@
+/**
+ * A PostgreSQL idempotency store: shared by every consumer process, durable
+ * across restarts. Each call is one statement on the pool (autocommit), so
+ * the store holds no connection between calls. The table must exist: create
+ * it with `migrateIdempotencyStore` (see migrate.ts).
+ */
+import { randomUUID } from "node:crypto";
+import type { Pool, PoolClient } from "pg";
+import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+import {
+  explainTableError,
+  type IdempotencyTable,
+  idempotencyStatements,
+  resolveIdempotencyTable,
+} from "./postgres-table.ts";
+import type { BeginResult, IdempotencyStore } from "./types.ts";
+
+/** Defaults of {@link PostgresIdempotencyStoreOptions}. */
+export const POSTGRES_STORE_DEFAULTS = Object.freeze({
+  /**
+   * The table's name, optionally schema-qualified.
+   * @default "warren_idempotency"
+   */
+  table: "warren_idempotency",
+  /**
+   * Rows deleted per statement by `purgeExpired()`.
+   * @default 1_000
+   */
+  purgeBatchSize: 1_000,
+});
+
+/** Options of {@link createPostgresIdempotencyStore}. */
+export interface PostgresIdempotencyStoreOptions {
+  /** A `pg` pool; the store borrows a connection per call. */
+  pool: Pool;
+  /** Table name, optionally schema-qualified. @default "warren_idempotency" */
+  table?: string;
+  /** Rows deleted per statement by `purgeExpired()`. @default 1_000 */
+  purgeBatchSize?: number;
+}
+
+/** The PostgreSQL store; also what the transactional guard builds on. */
+export interface PostgresIdempotencyStore extends IdempotencyStore {
+  /** The pool the store was created with. */
+  readonly pool: Pool;
+  /** The validated table. */
+  readonly table: IdempotencyTable;
+  /**
+   * {@link IdempotencyStore.complete} on a given connection, so that the
+   * done mark joins that connection's open transaction.
+   */
+  completeOn(client: PoolClient, key: string, token: string, retentionMs: number): Promise<boolean>;
+}
+
+/**
+ * Creates a PostgreSQL store. Creating it runs no SQL; the first call on a
+ * missing table rejects with `WARREN_IDEMPOTENCY_TABLE_MISSING`.
+ *
+ * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` for a bad
+ *   table name or batch size.
+ */
+export function createPostgresIdempotencyStore(
+  options: PostgresIdempotencyStoreOptions,
+): PostgresIdempotencyStore {
+  const { pool } = options;
+  const table = resolveIdempotencyTable(options.table ?? POSTGRES_STORE_DEFAULTS.table);
+  const batchSize = options.purgeBatchSize ?? POSTGRES_STORE_DEFAULTS.purgeBatchSize;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new IdempotencyError(
+      IdempotencyErrorCode.invalidOptions,
+      `postgres idempotency store: purgeBatchSize must be a positive integer, got ${String(batchSize)}`,
+    );
+  }
+  const sql = idempotencyStatements(table);
+
+  async function query(
+    db: Pool | PoolClient,
+    text: string,
+    values: unknown[],
+  ): Promise<{ rowCount: number | null; rows: Record<string, unknown>[] }> {
+    try {
+      return await db.query(text, values);
+    } catch (error) {
+      throw explainTableError(error, table);
+    }
+  }
+
+  async function completeOn(
+    db: Pool | PoolClient,
+    key: string,
+    token: string,
+    retentionMs: number,
+  ): Promise<boolean> {
+    const result = await query(db, sql.complete, [key, token, retentionMs]);
+    return result.rowCount === 1;
+  }
+
+  return {
+    pool,
+    table,
+    async begin(key, leaseMs): Promise<BeginResult> {
+      const token = randomUUID();
+      const { rows } = await query(pool, sql.begin, [key, token, leaseMs]);
+      const row = rows[0];
+      if (row?.token === token) return { status: "acquired", token };
+      return row?.state === "done" ? { status: "done" } : { status: "in-progress" };
+    },
+    complete: (key, token, retentionMs) => completeOn(pool, key, token, retentionMs),
+    completeOn,
+    async release(key, token) {
+      await query(pool, sql.release, [key, token]);
+    },
+    async purgeExpired() {
+      let total = 0;
+      for (;;) {
+        const { rowCount } = await query(pool, sql.purge, [batchSize]);
+        total += rowCount ?? 0;
+        if ((rowCount ?? 0) < batchSize) return total;
+      }
+    },
+  };
+}

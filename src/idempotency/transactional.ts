@@ -1,0 +1,85 @@
+/**
+ * The transactional PostgreSQL guard: the handler gets a client inside
+ * BEGIN, and its own writes commit in the same transaction as the done mark.
+ * Either both are in the database or neither is, so a process that dies
+ * after COMMIT but before the ack leaves its side effect once, and the
+ * redelivered copy finds the key done and is acked as a duplicate.
+ *
+ * The lease is still taken first, on its own (autocommitted), so a second
+ * consumer holding a copy sees `in-progress` instead of blocking on a row
+ * lock for the whole handler. Fencing happens inside the transaction: the
+ * done mark is an UPDATE matched on the token; when the lease was taken over
+ * it matches nothing and the whole transaction, handler writes included, is
+ * rolled back.
+ */
+import type { PoolClient } from "pg";
+import { type IdempotencyLimits, leaseLostError, resolveGuardTiming } from "./guard.ts";
+import type { PostgresIdempotencyStore } from "./postgres-store.ts";
+import type { GuardOutcome, TimedIdempotencyGuard, TransactionScope } from "./types.ts";
+
+/** Options of {@link createTransactionalIdempotencyGuard}. */
+export interface TransactionalGuardOptions {
+  /** The PostgreSQL store whose pool runs the handler's transaction. */
+  store: PostgresIdempotencyStore;
+  /** Lease length in milliseconds. @default 60_000 */
+  leaseMs?: number;
+  /** Retention of done keys in milliseconds. @default 86_400_000 */
+  retentionMs?: number;
+}
+
+/** A guard whose work receives `{ client }`, a pg client inside a transaction. */
+export type TransactionalIdempotencyGuard = TimedIdempotencyGuard<TransactionScope<PoolClient>>;
+
+/**
+ * Creates the transactional guard. Use `scope.client` for every write that
+ * must happen exactly once; do not COMMIT or ROLLBACK it yourself (throw to
+ * roll back).
+ *
+ * @throws IdempotencyError as `createIdempotencyGuard` does.
+ */
+export function createTransactionalIdempotencyGuard(
+  options: TransactionalGuardOptions,
+  limits: IdempotencyLimits = {},
+): TransactionalIdempotencyGuard {
+  const { store } = options;
+  const { leaseMs, retentionMs } = resolveGuardTiming(options, limits);
+  return {
+    leaseMs,
+    retentionMs,
+    async run(key, work): Promise<GuardOutcome> {
+      const begun = await store.begin(key, leaseMs);
+      if (begun.status !== "acquired") {
+        return { status: begun.status === "done" ? "duplicate" : "in-progress" };
+      }
+      let client: PoolClient;
+      try {
+        client = await store.pool.connect();
+      } catch (error) {
+        await store.release(key, begun.token).catch(() => undefined);
+        throw error;
+      }
+      let broken: unknown;
+      try {
+        await client.query("BEGIN");
+        await work({ client });
+        if (!(await store.completeOn(client, key, begun.token, retentionMs))) {
+          throw leaseLostError(key);
+        }
+        await client.query("COMMIT");
+        return { status: "completed" };
+      } catch (error) {
+        // After a failed COMMIT the outcome is unknown; the release below is
+        // fenced on state = 'leased', so it cannot undo a done mark that did
+        // commit.
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          broken = rollbackError;
+        });
+        await store.release(key, begun.token).catch(() => undefined);
+        throw error;
+      } finally {
+        // A connection whose ROLLBACK failed is discarded, not pooled.
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    },
+  };
+}
