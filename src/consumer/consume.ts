@@ -1,0 +1,394 @@
+/**
+ * The consumer runtime's entry point and its channel life cycle.
+ *
+ * A consumer runs `concurrency` lanes; each lane is one channel with its own
+ * prefetch and one handler at a time, so `concurrency` is exactly the number
+ * of handlers that can run at once. A lane keeps itself subscribed: after a
+ * channel error, a broker `basic.cancel` (the queue was deleted) or a lost
+ * connection, it opens a new channel and consumes again, with capped
+ * exponential backoff while the queue is missing, and at once on every
+ * `open` event of the managed connection.
+ *
+ * Deliveries remember the channel they came on. An ack or nack is only sent
+ * on that channel while it is open; once it is gone the broker has requeued
+ * the delivery, and its delivery tag means nothing on any other channel.
+ */
+import { EventEmitter } from "node:events";
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import type { Logger } from "pino";
+import type { ManagedConnection } from "../connection/connection.ts";
+import { ConsumeError } from "../errors.ts";
+import type { WarrenMetrics } from "../observability/metrics.ts";
+import type { ConfirmedSender } from "../publisher/envelope.ts";
+import type { CompiledTopology } from "../topology/model.ts";
+import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
+import {
+  bindMeters,
+  type DeliveryChannel,
+  type DeliveryRuntime,
+  handleDelivery,
+} from "./outcome.ts";
+
+/** What a consumer needs from the client that starts it. */
+export interface ConsumerDeps {
+  /** The consumer-role connection, shared by the client's consumers. */
+  connection: ManagedConnection;
+  /** Publishes retry and dead-letter copies (on the publisher connection). */
+  publisher: ConfirmedSender;
+  topology: CompiledTopology;
+  logger: Logger;
+  metrics: WarrenMetrics;
+}
+
+/** Options of {@link Consumer.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for running handlers, in milliseconds.
+   * @default the consumer's `drainTimeoutMs`
+   */
+  drainTimeoutMs?: number;
+}
+
+/** Events of a {@link Consumer}. */
+export interface ConsumerEvents {
+  /** A lane (0-based) subscribed, first or again after a loss. */
+  subscribed: [lane: number];
+  /**
+   * The broker cancelled the subscription (the queue was deleted). The lane
+   * keeps trying to subscribe again until the queue is back or `close()`.
+   */
+  cancelled: [lane: number];
+}
+
+interface Subscription {
+  channel: Channel;
+  open: boolean;
+  consumerTag: string | undefined;
+  delivery: DeliveryChannel;
+}
+
+/** One channel and the handler that runs its deliveries one at a time. */
+class Lane {
+  readonly #consumer: Consumer;
+  readonly #index: number;
+  #sub: Subscription | undefined;
+  #loop: Promise<void> | undefined;
+  #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
+  #pump: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(consumer: Consumer, index: number) {
+    this.#consumer = consumer;
+    this.#index = index;
+  }
+
+  get subscribed(): boolean {
+    return this.#sub?.consumerTag !== undefined;
+  }
+
+  get busy(): boolean {
+    return this.#pump !== undefined;
+  }
+
+  /** Subscribes once; throws what went wrong (first start only). */
+  async subscribeOnce(model: ChannelModel): Promise<void> {
+    let sub = this.#sub;
+    if (sub === undefined || !sub.open) sub = await this.#openChannel(model);
+    const { consumerTag } = await sub.channel.consume(
+      this.#consumer.queue,
+      (message) => this.#onMessage(sub, message),
+      { noAck: false },
+    );
+    sub.consumerTag = consumerTag;
+    this.#consumer.emit("subscribed", this.#index);
+  }
+
+  async #openChannel(model: ChannelModel): Promise<Subscription> {
+    const channel = await model.createChannel();
+    const sub: Subscription = {
+      channel,
+      open: true,
+      consumerTag: undefined,
+      delivery: {
+        isOpen: () => sub.open,
+        // isOpen() is checked first; the catch covers a close racing it.
+        ack: (message) => {
+          try {
+            channel.ack(message);
+          } catch {}
+        },
+        nack: (message, requeue) => {
+          try {
+            channel.nack(message, false, requeue);
+          } catch {}
+        },
+      },
+    };
+    channel.on("error", (error: Error) => {
+      this.#consumer.logger.warn({ err: error, lane: this.#index }, "consumer channel error");
+    });
+    channel.on("close", () => this.#onChannelClose(sub));
+    this.#sub = sub;
+    await channel.prefetch(this.#consumer.options.prefetch);
+    return sub;
+  }
+
+  #onChannelClose(sub: Subscription): void {
+    sub.open = false;
+    sub.consumerTag = undefined;
+    if (this.#sub !== sub) return;
+    this.#sub = undefined;
+    // Buffered deliveries of that channel are back in the queue already.
+    this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
+    this.keepSubscribed();
+  }
+
+  #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
+    if (message === null) {
+      sub.consumerTag = undefined;
+      this.#consumer.logger.warn(
+        { lane: this.#index },
+        "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
+      );
+      this.#consumer.emit("cancelled", this.#index);
+      this.keepSubscribed();
+      return;
+    }
+    if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
+    this.#buffer.push({ message, sub });
+    this.#pump ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const rt = this.#consumer.runtime;
+    for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+      await handleDelivery(rt, item.message, item.sub.delivery);
+      if (this.#consumer.closing) break;
+    }
+    this.#pump = undefined;
+  }
+
+  /** Starts the re-subscribe loop unless it runs or is not needed. */
+  keepSubscribed(): void {
+    if (this.#loop !== undefined || this.#consumer.closing) return;
+    this.#loop = this.#resubscribe().finally(() => {
+      this.#loop = undefined;
+    });
+  }
+
+  async #resubscribe(): Promise<void> {
+    const { options, logger, connection } = this.#consumer;
+    let delayMs = options.resubscribeMinDelayMs;
+    for (let attempt = 0; !this.#consumer.closing && !this.subscribed; attempt++) {
+      const model = connection.model;
+      if (model === undefined) return; // the connection's next `open` restarts us
+      try {
+        await this.subscribeOnce(model);
+        logger.info({ lane: this.#index, attempt: attempt + 1 }, "consumer subscribed again");
+        return;
+      } catch (error) {
+        const log = { err: error, lane: this.#index, retryInMs: delayMs };
+        if (attempt === 0) logger.warn(log, "could not subscribe, retrying");
+        else logger.debug(log, "could not subscribe, retrying");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+      delayMs = Math.min(delayMs * 2, options.resubscribeMaxDelayMs);
+    }
+  }
+
+  /** Stops taking messages: basic.cancel, and hands back buffered ones. */
+  async cancel(): Promise<void> {
+    this.#wake?.();
+    const sub = this.#sub;
+    if (sub?.open !== true) return;
+    const tag = sub.consumerTag;
+    sub.consumerTag = undefined;
+    if (tag !== undefined) {
+      await sub.channel.cancel(tag).catch((error: unknown) => {
+        this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
+      });
+    }
+    for (const item of this.#buffer.splice(0)) {
+      if (item.sub.open) item.sub.delivery.nack(item.message, true);
+    }
+  }
+
+  /** Resolves when the running handler (if any) has settled its message. */
+  drained(): Promise<void> {
+    return this.#pump ?? Promise.resolve();
+  }
+
+  async closeChannel(): Promise<void> {
+    const sub = this.#sub;
+    this.#sub = undefined;
+    if (sub === undefined) return;
+    sub.open = false;
+    await sub.channel.close().catch(() => {
+      // Already closed with its connection.
+    });
+  }
+}
+
+/**
+ * A running consumer of one queue. Created by `startConsumer` (through the
+ * client's `consume`); stop it with {@link Consumer.close}.
+ */
+export class Consumer extends EventEmitter<ConsumerEvents> {
+  /** The work queue consumed. */
+  readonly queue: string;
+  /** @internal */
+  readonly options: ReturnType<typeof resolveConsumeOptions<unknown>>;
+  /** @internal */
+  readonly runtime: DeliveryRuntime<unknown>;
+  /** @internal */
+  readonly logger: Logger;
+  /** @internal */
+  readonly connection: ManagedConnection;
+  readonly #lanes: Lane[];
+  readonly #onOpen = () => {
+    for (const lane of this.#lanes) lane.keepSubscribed();
+  };
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `startConsumer` (or the client's `consume`). */
+  constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
+    super();
+    this.queue = runtime.queue;
+    this.options = runtime.options;
+    this.runtime = runtime;
+    this.logger = runtime.logger;
+    this.connection = deps.connection;
+    this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
+  }
+
+  /** True once `close()` was called. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** True while every lane is subscribed (for readiness checks). */
+  get consuming(): boolean {
+    return !this.closing && this.#lanes.every((lane) => lane.subscribed);
+  }
+
+  /** Handlers running now (or settling their message). */
+  get inFlight(): number {
+    return this.#lanes.filter((lane) => lane.busy).length;
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const model = await this.connection.whenOpen(this.options.connectTimeoutMs);
+    try {
+      for (const lane of this.#lanes) await lane.subscribeOnce(model);
+    } catch (error) {
+      await this.close({ drainTimeoutMs: 0 });
+      const text = error instanceof Error ? error.message : String(error);
+      if (/NOT_FOUND/.test(text)) {
+        throw new ConsumeError(
+          "WARREN_CONSUME_QUEUE_MISSING",
+          `consume("${this.queue}"): the queue does not exist on the broker. Declare the topology first (\`warren topology apply <file>\` or applyTopology()).`,
+          { cause: error },
+        );
+      }
+      throw new ConsumeError(
+        "WARREN_CONSUME_SUBSCRIBE_FAILED",
+        `consume("${this.queue}"): could not subscribe: ${text}`,
+        { cause: error },
+      );
+    }
+    this.connection.on("open", this.#onOpen);
+    this.logger.info({ concurrency: this.options.concurrency }, "consumer started");
+  }
+
+  /**
+   * Stops the consumer: cancels the subscriptions (no new deliveries), waits
+   * for running handlers up to the drain deadline, then closes the channels.
+   * Messages still unsettled at the deadline go back to the queue. Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.drainTimeoutMs ?? this.options.drainTimeoutMs);
+    return this.#closing;
+  }
+
+  async #close(drainTimeoutMs: number): Promise<void> {
+    this.connection.off("open", this.#onOpen);
+    await Promise.all(this.#lanes.map((lane) => lane.cancel()));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), drainTimeoutMs);
+    });
+    const drained = Promise.all(this.#lanes.map((lane) => lane.drained()));
+    const result = await Promise.race([drained, deadline]);
+    clearTimeout(timer);
+    if (result === "timeout") {
+      this.logger.warn(
+        { inFlight: this.inFlight, drainTimeoutMs },
+        "handlers still running at the drain deadline; their messages go back to the queue",
+      );
+    }
+    await Promise.all(this.#lanes.map((lane) => lane.closeChannel()));
+    this.logger.info("consumer closed");
+  }
+}
+
+/**
+ * Consumes `queue` with `handler` until `close()`. Resolves once every lane
+ * is subscribed.
+ *
+ * Outcomes (DESIGN.md §5); a copy is always confirmed by the broker before
+ * the original is acked:
+ *
+ * | handler / message | runtime does |
+ * |---|---|
+ * | resolves | ack (with a guard: mark done, then ack) |
+ * | throws, attempt < maxAttempts | copy to `Q.retry.<delay>` with `warren-attempt + 1`, then ack |
+ * | throws, attempt = maxAttempts | copy to `Q.dlq` (`retries-exhausted`) with failure headers, then ack |
+ * | throws `NonRetryableError` | copy to `Q.dlq` (`non-retryable`), then ack |
+ * | body over `maxBytes` / not JSON / fails `schema` or has a `__proto__` key | copy to `Q.dlq` (`too-large` / `undecodable` / `invalid-payload`), then ack; handler not called |
+ * | runs past `timeoutMs` | signal aborted; counts as a retryable failure |
+ * | guard: already done | ack without calling the handler (`duplicate`) |
+ * | guard: in progress elsewhere | copy to the first retry tier (same attempt), then ack |
+ * | copy not confirmed (nack, unroutable, timeout, connection lost) | original nacked with requeue after `requeueDelayMs`; redelivered |
+ * | channel gone before settling | nothing sent; the broker redelivers |
+ * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
+ *
+ * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
+ *   work queue of the topology, `WARREN_CONSUME_BAD_OPTION` for bad options,
+ *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
+ */
+export async function startConsumer<T>(
+  deps: ConsumerDeps,
+  queue: string,
+  handler: Handler<T>,
+  options?: ConsumeOptions<T>,
+): Promise<Consumer> {
+  const policy = deps.topology.retryPolicies[queue];
+  if (policy === undefined) {
+    const known = Object.keys(deps.topology.retryPolicies);
+    throw new ConsumeError(
+      "WARREN_CONSUME_UNKNOWN_QUEUE",
+      `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
+    );
+  }
+  const resolved = resolveConsumeOptions(policy, options);
+  const runtime: DeliveryRuntime<T> = {
+    queue,
+    policy,
+    options: resolved,
+    handler,
+    publisher: deps.publisher,
+    logger: deps.logger.child({ queue }),
+    meters: bindMeters(deps.metrics, queue),
+  };
+  const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
+  await consumer.start();
+  return consumer;
+}
