@@ -18,6 +18,7 @@ import { retryTierFor } from "../topology/compile.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
 import { attemptOf, createContext } from "./context.ts";
 import { decodeBody } from "./decode.ts";
+import { idempotencyKeyOf } from "./idempotency.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
 import { type DeadLetterReason, deadLetterEnvelope, retryEnvelope } from "./retry.ts";
 
@@ -146,7 +147,13 @@ async function judge<T>(
     rt.meters.inFlight.dec();
   }
   if (status === "completed") return { kind: "ack", outcome: "acked" };
-  if (status === "duplicate") return { kind: "ack", outcome: "duplicate" };
+  if (status === "duplicate") {
+    rt.logger.debug(
+      { messageId: message.properties.messageId, attempt },
+      "duplicate: already handled, acking without calling the handler",
+    );
+    return { kind: "ack", outcome: "duplicate" };
+  }
   // Another consumer holds the lease: come back after the first tier's
   // delay, on the same attempt (this one did not fail).
   const tier = rt.policy.tiers[0];
@@ -185,18 +192,12 @@ async function runHandler<T>(
     if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return "completed";
     run = Promise.resolve(result).then(() => "completed");
   } else {
-    const context = contextFor(undefined);
-    const key = idempotency.key?.(value, context) ?? context.messageId;
-    if (key === undefined) {
-      rt.logger.warn(
-        "message has no messageId and no idempotency key function: handler runs unguarded",
-      );
-      run = Promise.resolve(rt.handler(value, context)).then(() => "completed");
-    } else {
-      run = idempotency.guard
-        .run(key, async (scope) => rt.handler(value, contextFor(scope)))
-        .then((outcome) => outcome.status);
-    }
+    // No key means the guard cannot keep its promise: idempotencyKeyOf
+    // throws a NonRetryableError and the message is dead-lettered.
+    const key = idempotencyKeyOf(idempotency.key, value, contextFor(undefined));
+    run = idempotency.guard
+      .run(key, async (scope) => rt.handler(value, contextFor(scope)))
+      .then((outcome) => outcome.status);
   }
   const timeoutMs = rt.options.timeoutMs;
   if (timeoutMs === 0) return run;

@@ -96,6 +96,29 @@ describe("idempotent consumer, end to end", () => {
     await consumer.close();
   });
 
+  it("dead-letters a message without messageId instead of running it unguarded", async () => {
+    let calls = 0;
+    const consumer = await h.consume(
+      "work",
+      async () => {
+        calls++;
+      },
+      { idempotency: { store: createMemoryIdempotencyStore() } },
+    );
+    // Another client's message: no messageId, so no key for the guard.
+    h.channel.sendToQueue("work", Buffer.from(JSON.stringify({ id: "no-key" })), {
+      contentType: "application/json",
+    });
+    await h.channel.waitForConfirms();
+    const [dead] = await h.collect("work.dlq", 1);
+    expect(calls).toBe(0);
+    expect(dead!.properties.headers?.["warren-reason"]).toBe("non-retryable");
+    expect(String(dead!.properties.headers?.["warren-error-message"])).toContain(
+      "WARREN_IDEMPOTENCY_KEY_MISSING",
+    );
+    await consumer.close();
+  });
+
   it("runs each message once when two consumer processes get copies of it at the same time", async () => {
     await freshTable();
     await Promise.all([worker("a", { handlerDelayMs: 100 }), worker("b", { handlerDelayMs: 100 })]);
