@@ -8,7 +8,7 @@
 #     the tests start a throwaway node on free ports (see docs/testing.md);
 #   - postgresql, unless DATABASE_URL points at a server: same, for the
 #     PostgreSQL idempotency store tests;
-# then `npm ci`. Every step is skipped when its tool is already there.
+# then `npm ci` and `npm run build`. Every step is skipped when its tool is already there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -150,6 +150,10 @@ fi
 
 step "npm ci"
 npm ci --no-audit --no-fund </dev/null
+
+step "npm run build"
+# dist/ is what the `warren` bin (npx warren ...) and the package exports run.
+npm run build </dev/null
 
 finish_step
 printf '\n==== setup done in %ss ====\n' "$((SECONDS - SETUP_STARTED))"
