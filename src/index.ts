@@ -21,7 +21,7 @@ export {
   Consumer,
   type ConsumerEvents,
 } from "./consumer/consume.ts";
-export { HEADER, type MessageContext } from "./consumer/context.ts";
+export type { MessageContext } from "./consumer/context.ts";
 export {
   type ConsumeOptions,
   consumeDefaults,
@@ -65,6 +65,7 @@ export {
   WarrenError,
   type WarrenErrorOptions,
 } from "./errors.ts";
+export { HEADER } from "./headers.ts";
 // Idempotency.
 export { IdempotencyError, IdempotencyErrorCode } from "./idempotency/errors.ts";
 export {

@@ -11,20 +11,9 @@
 import type { ConsumeMessage, MessagePropertyHeaders } from "amqplib";
 import type { Logger } from "pino";
 
-/** Header names owned by warren (no `x-` prefix: the broker owns those). */
-export const HEADER = Object.freeze({
-  attempt: "warren-attempt",
-  attempts: "warren-attempts",
-  errorType: "warren-error-type",
-  errorMessage: "warren-error-message",
-  errorStack: "warren-error-stack",
-  firstFailedAt: "warren-first-failed-at",
-  failedAt: "warren-failed-at",
-  originalQueue: "warren-original-queue",
-  originalExchange: "warren-original-exchange",
-  originalRoutingKey: "warren-original-routing-key",
-  reason: "warren-reason",
-});
+import { HEADER } from "../headers.ts";
+
+export { HEADER };
 
 /** Everything a handler gets besides the payload. */
 export interface MessageContext {

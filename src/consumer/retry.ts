@@ -15,6 +15,7 @@
  * and `clusterId` (deprecated).
  */
 import type { ConsumeMessage, Options } from "amqplib";
+import { copyProperties } from "../headers.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
 import { firstFailedAtOf, HEADER, originOf } from "./context.ts";
@@ -41,21 +42,6 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   // Step back over continuation bytes (10xxxxxx) to a character boundary.
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
   return bytes.subarray(0, end).toString("utf8");
-}
-
-function copyProperties(message: ConsumeMessage, headers: Record<string, unknown>) {
-  const p = message.properties;
-  const properties: Options.Publish = { headers, persistent: true };
-  if (p.contentType !== undefined) properties.contentType = p.contentType;
-  if (p.contentEncoding !== undefined) properties.contentEncoding = p.contentEncoding;
-  if (p.priority !== undefined) properties.priority = p.priority;
-  if (p.correlationId !== undefined) properties.correlationId = p.correlationId;
-  if (p.replyTo !== undefined) properties.replyTo = p.replyTo;
-  if (p.messageId !== undefined) properties.messageId = p.messageId;
-  if (p.timestamp !== undefined) properties.timestamp = p.timestamp;
-  if (p.type !== undefined) properties.type = p.type;
-  if (p.appId !== undefined) properties.appId = p.appId;
-  return properties;
 }
 
 function originHeaders(message: ConsumeMessage, queue: string): Record<string, unknown> {
@@ -86,7 +72,7 @@ export function retryEnvelope(
     exchange: "",
     routingKey: tier.queue,
     content: message.content,
-    properties: copyProperties(message, headers),
+    properties: copyProperties(message.properties, headers),
     mandatory: true,
   };
 }
@@ -122,7 +108,7 @@ export function deadLetterEnvelope(
     exchange: "",
     routingKey: policy.deadLetterQueue,
     content: message.content,
-    properties: copyProperties(message, headers),
+    properties: copyProperties(message.properties, headers),
     mandatory: true,
   };
 }

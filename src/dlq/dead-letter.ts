@@ -8,6 +8,7 @@
  * into JSON-safe values so that `--json` output is exact and stable.
  */
 import type { GetMessage } from "amqplib";
+import { HEADER } from "../headers.ts";
 
 /** One entry of the broker's `x-death` header (most recent first). */
 export interface DeathRecord {
@@ -75,25 +76,6 @@ export interface DeadLetter {
   /** True when the body is longer than the preview. */
   bodyTruncated: boolean;
 }
-
-/** warren's header names (DESIGN.md §4) read and written by `warren dlq`. */
-export const DLQ_HEADER = Object.freeze({
-  attempt: "warren-attempt",
-  attempts: "warren-attempts",
-  reason: "warren-reason",
-  errorType: "warren-error-type",
-  errorMessage: "warren-error-message",
-  errorStack: "warren-error-stack",
-  firstFailedAt: "warren-first-failed-at",
-  failedAt: "warren-failed-at",
-  originalQueue: "warren-original-queue",
-  originalExchange: "warren-original-exchange",
-  originalRoutingKey: "warren-original-routing-key",
-  replayCount: "warren-replay-count",
-  replayedAt: "warren-replayed-at",
-  replayedFrom: "warren-replayed-from",
-  previousFailure: "warren-previous-failure",
-});
 
 type Headers = Record<string, unknown>;
 
@@ -167,8 +149,8 @@ export function originOf(
 ): { exchange: string | undefined; routingKey: string | undefined } {
   const death = deaths?.find((d) => d.queue === workQueue) ?? deaths?.at(-1);
   return {
-    exchange: text(headers, DLQ_HEADER.originalExchange) ?? death?.exchange,
-    routingKey: text(headers, DLQ_HEADER.originalRoutingKey) ?? death?.routingKeys[0],
+    exchange: text(headers, HEADER.originalExchange) ?? death?.exchange,
+    routingKey: text(headers, HEADER.originalRoutingKey) ?? death?.routingKeys[0],
   };
 }
 
@@ -211,16 +193,16 @@ export function toDeadLetter(
     type: typeof p.type === "string" ? p.type : undefined,
     // AMQP timestamps are seconds; warren's publisher writes them that way too.
     publishedAt: timestamp === undefined ? undefined : new Date(timestamp * 1000).toISOString(),
-    reason: text(headers, DLQ_HEADER.reason) ?? xDeath?.[0]?.reason,
-    errorType: text(headers, DLQ_HEADER.errorType),
-    errorMessage: text(headers, DLQ_HEADER.errorMessage),
-    errorStack: text(headers, DLQ_HEADER.errorStack),
-    attempts: integer(headers, DLQ_HEADER.attempts),
-    firstFailedAt: text(headers, DLQ_HEADER.firstFailedAt),
-    failedAt: text(headers, DLQ_HEADER.failedAt),
+    reason: text(headers, HEADER.reason) ?? xDeath?.[0]?.reason,
+    errorType: text(headers, HEADER.errorType),
+    errorMessage: text(headers, HEADER.errorMessage),
+    errorStack: text(headers, HEADER.errorStack),
+    attempts: integer(headers, HEADER.attempts),
+    firstFailedAt: text(headers, HEADER.firstFailedAt),
+    failedAt: text(headers, HEADER.failedAt),
     originalExchange: origin.exchange,
     originalRoutingKey: origin.routingKey,
-    replayCount: integer(headers, DLQ_HEADER.replayCount) ?? 0,
+    replayCount: integer(headers, HEADER.replayCount) ?? 0,
     xDeath,
     deliveryCount: integer(headers, "x-delivery-count"),
     headers: plainHeaders(headers),

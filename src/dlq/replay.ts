@@ -29,7 +29,8 @@
  * reason, error type and message, attempts and times of the last failure).
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
-import { type DeadLetter, DLQ_HEADER, toDeadLetter } from "./dead-letter.ts";
+import { copyProperties, HEADER } from "../headers.ts";
+import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
 import { DeadLetterError, DeadLetterErrorCode, type ReplayProgress } from "./errors.ts";
 import { dlqDefaults, positiveInteger } from "./inspect.ts";
 import {
@@ -108,13 +109,13 @@ const BROKER_DEATH_HEADERS = [
 
 /** warren's failure headers: they describe the last failure, which the copy has not had yet. */
 const FAILURE_HEADERS = [
-  DLQ_HEADER.attempts,
-  DLQ_HEADER.reason,
-  DLQ_HEADER.errorType,
-  DLQ_HEADER.errorMessage,
-  DLQ_HEADER.errorStack,
-  DLQ_HEADER.firstFailedAt,
-  DLQ_HEADER.failedAt,
+  HEADER.attempts,
+  HEADER.reason,
+  HEADER.errorType,
+  HEADER.errorMessage,
+  HEADER.errorStack,
+  HEADER.firstFailedAt,
+  HEADER.failedAt,
 ];
 
 function matcher(filter: DeadLetterFilter | undefined): (letter: DeadLetter) => boolean {
@@ -134,13 +135,13 @@ export function replayHeaders(
 ): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...headers };
   for (const name of [...BROKER_DEATH_HEADERS, ...FAILURE_HEADERS]) delete copy[name];
-  copy[DLQ_HEADER.attempt] = 1;
-  copy[DLQ_HEADER.originalQueue] ??= pair.queue;
+  copy[HEADER.attempt] = 1;
+  copy[HEADER.originalQueue] ??= pair.queue;
   if (letter.originalExchange !== undefined) {
-    copy[DLQ_HEADER.originalExchange] ??= letter.originalExchange;
+    copy[HEADER.originalExchange] ??= letter.originalExchange;
   }
   if (letter.originalRoutingKey !== undefined) {
-    copy[DLQ_HEADER.originalRoutingKey] ??= letter.originalRoutingKey;
+    copy[HEADER.originalRoutingKey] ??= letter.originalRoutingKey;
   }
   const previous: Record<string, string | number> = {};
   const record = (key: string, value: string | number | undefined) => {
@@ -152,27 +153,11 @@ export function replayHeaders(
   record("attempts", letter.attempts);
   record("first-failed-at", letter.firstFailedAt);
   record("failed-at", letter.failedAt ?? letter.xDeath?.[0]?.time);
-  copy[DLQ_HEADER.previousFailure] = previous;
-  copy[DLQ_HEADER.replayCount] = letter.replayCount + 1;
-  copy[DLQ_HEADER.replayedAt] = now.toISOString();
-  copy[DLQ_HEADER.replayedFrom] = pair.deadLetterQueue;
+  copy[HEADER.previousFailure] = previous;
+  copy[HEADER.replayCount] = letter.replayCount + 1;
+  copy[HEADER.replayedAt] = now.toISOString();
+  copy[HEADER.replayedFrom] = pair.deadLetterQueue;
   return copy;
-}
-
-/** The copy's properties: the original's, persistent, minus per-message TTL and user id. */
-function replayProperties(message: GetMessage, headers: Record<string, unknown>) {
-  const p = message.properties;
-  const properties: Options.Publish = { headers, persistent: true, mandatory: true };
-  if (p.contentType !== undefined) properties.contentType = p.contentType;
-  if (p.contentEncoding !== undefined) properties.contentEncoding = p.contentEncoding;
-  if (p.priority !== undefined) properties.priority = p.priority;
-  if (p.correlationId !== undefined) properties.correlationId = p.correlationId;
-  if (p.replyTo !== undefined) properties.replyTo = p.replyTo;
-  if (p.messageId !== undefined) properties.messageId = p.messageId;
-  if (p.timestamp !== undefined) properties.timestamp = p.timestamp;
-  if (p.type !== undefined) properties.type = p.type;
-  if (p.appId !== undefined) properties.appId = p.appId;
-  return properties;
 }
 
 /**
@@ -308,7 +293,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
             channel,
             pair.queue,
             message.content,
-            replayProperties(message, headers),
+            { ...copyProperties(message.properties, headers), mandatory: true },
             timeoutMs,
           );
           channel.ack(message);
