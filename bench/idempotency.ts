@@ -5,12 +5,13 @@
  * prefetch 1 and concurrency 1, with a handler that does nothing, until all
  * are acked. The baseline is the same consumer without a guard; candidates
  * add the in-memory guard, the PostgreSQL guard, or the transactional
- * PostgreSQL guard (the last two need DATABASE_URL and are left out
- * without it). Prefetch 1 is the worst case for the guard: nothing hides
- * its round trips.
+ * PostgreSQL guard (those need a database: run.ts finds or starts one, and
+ * skips them with a note when it cannot). Prefetch 1 is the worst case for
+ * the guard: nothing hides its round trips.
  *
- * Run on its own with `node bench/idempotency.ts` (RABBITMQ_URL, DATABASE_URL),
- * or through run.ts with the other comparisons.
+ * Run on its own with `node bench/idempotency.ts [rounds] [name filter]`
+ * (RABBITMQ_URL; DATABASE_URL for the PostgreSQL rows), or through run.ts
+ * with the other comparisons.
  */
 import { randomUUID } from "node:crypto";
 import { connect as amqpConnect } from "amqplib";
@@ -24,7 +25,14 @@ import { createTransactionalIdempotencyGuard } from "../src/idempotency/transact
 import type { IdempotencyGuard } from "../src/idempotency/types.ts";
 import { compileTopology } from "../src/topology/compile.ts";
 import { resolveTopology } from "../src/topology/load.ts";
-import { type BenchContext, type Comparison, median, rate, type Scenario } from "./scenario.ts";
+import {
+  type BenchContext,
+  type Comparison,
+  median,
+  rate,
+  type Scenario,
+  scaled,
+} from "./scenario.ts";
 
 /** Size of each run. */
 export const idempotencyBenchDefaults = Object.freeze({
@@ -38,17 +46,22 @@ interface GuardSetup {
   cleanup(): Promise<void>;
 }
 
-const noGuard = async (): Promise<GuardSetup> => ({ guard: undefined, cleanup: async () => {} });
+type SetUp = (context: BenchContext, concurrency: number) => Promise<GuardSetup>;
 
-const memoryGuard = async (): Promise<GuardSetup> => ({
+const noGuard: SetUp = async (): Promise<GuardSetup> => ({
+  guard: undefined,
+  cleanup: async () => {},
+});
+
+const memoryGuard: SetUp = async (): Promise<GuardSetup> => ({
   guard: createIdempotencyGuard({ store: createMemoryIdempotencyStore() }),
   cleanup: async () => {},
 });
 
-function postgresGuard(transactional: boolean) {
-  return async (concurrency: number): Promise<GuardSetup> => {
-    const url = process.env.DATABASE_URL;
-    if (url === undefined) throw new Error("DATABASE_URL is not set");
+function postgresGuard(transactional: boolean): SetUp {
+  return async (context, concurrency) => {
+    const url = context.databaseUrl;
+    if (url === undefined) throw new Error("no PostgreSQL database for the guard scenarios");
     const pool = new pg.Pool({ connectionString: url, max: 2 * concurrency });
     const table = `warren_bench_${randomUUID().slice(0, 8)}`;
     await migrateIdempotencyStore(pool, { table });
@@ -65,15 +78,11 @@ function postgresGuard(transactional: boolean) {
   };
 }
 
-function consumeScenario(
-  label: string,
-  setup: (concurrency: number) => Promise<GuardSetup>,
-  concurrency = 1,
-): Scenario {
+function consumeScenario(label: string, setup: SetUp, concurrency = 1): Scenario {
   return {
     label: concurrency === 1 ? label : `${label}, concurrency ${concurrency}`,
     async run(context: BenchContext) {
-      const { messages } = idempotencyBenchDefaults;
+      const messages = scaled(context, idempotencyBenchDefaults.messages);
       const queue = context.queueName();
       const topology = compileTopology(
         resolveTopology({ queues: { [queue]: { type: "classic" } } }),
@@ -88,7 +97,7 @@ function consumeScenario(
         channel.sendToQueue(queue, body, { persistent: true, messageId: randomUUID() });
       }
       await channel.waitForConfirms();
-      const { guard, cleanup } = await setup(concurrency);
+      const { guard, cleanup } = await setup(context, concurrency);
       const warren = await connect({ url: context.url, topology, serviceName: "bench" });
       try {
         let handled = 0;
@@ -137,7 +146,10 @@ const postgresGuardedParallel = consumeScenario(
 const shape = (concurrency: number) =>
   `${idempotencyBenchDefaults.messages} small persistent messages from a durable classic queue, prefetch 1, concurrency ${concurrency}, no-op handler; msg/s`;
 
-/** Guard overhead comparisons; the PostgreSQL ones only when DATABASE_URL is set. */
+/**
+ * Guard overhead comparisons. The in-memory guard has a target; the
+ * PostgreSQL ones measure what the database round trips cost (no target).
+ */
 export const idempotencyComparisons: Comparison[] = [
   {
     name: "consume with in-memory idempotency guard",
@@ -146,31 +158,27 @@ export const idempotencyComparisons: Comparison[] = [
     baseline: unguardedConsume,
     target: 0.9,
   },
-  ...(process.env.DATABASE_URL === undefined
-    ? []
-    : [
-        {
-          name: "consume with PostgreSQL idempotency guard",
-          description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
-          candidate: postgresGuardedConsume,
-          baseline: unguardedConsume,
-          target: 0,
-        },
-        {
-          name: "consume with transactional PostgreSQL idempotency guard",
-          description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
-          candidate: transactionalGuardedConsume,
-          baseline: unguardedConsume,
-          target: 0,
-        },
-        {
-          name: `consume with PostgreSQL idempotency guard, concurrency ${parallel}`,
-          description: `${shape(parallel)}; against the same consumer without a guard (measured, no target)`,
-          candidate: postgresGuardedParallel,
-          baseline: unguardedParallel,
-          target: 0,
-        },
-      ]),
+  {
+    name: "consume with PostgreSQL idempotency guard",
+    description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
+    candidate: postgresGuardedConsume,
+    baseline: unguardedConsume,
+    needs: "postgres",
+  },
+  {
+    name: "consume with transactional PostgreSQL idempotency guard",
+    description: `${shape(1)}; against the same consumer without a guard (measured, no target)`,
+    candidate: transactionalGuardedConsume,
+    baseline: unguardedConsume,
+    needs: "postgres",
+  },
+  {
+    name: `consume with PostgreSQL idempotency guard, concurrency ${parallel}`,
+    description: `${shape(parallel)}; against the same consumer without a guard (measured, no target)`,
+    candidate: postgresGuardedParallel,
+    baseline: unguardedParallel,
+    needs: "postgres",
+  },
 ];
 
 // `node bench/idempotency.ts [rounds] [name filter]`: alternate candidate and
@@ -181,9 +189,14 @@ if (import.meta.main) {
   const context: BenchContext = {
     url,
     queueName: () => `warren-bench-idempotency-${randomUUID().slice(0, 8)}`,
+    scale: 1,
+    databaseUrl: process.env.DATABASE_URL || undefined,
   };
   const only = process.argv[3] ?? "";
-  for (const comparison of idempotencyComparisons.filter((c) => c.name.includes(only))) {
+  const runnable = idempotencyComparisons.filter(
+    (c) => c.name.includes(only) && (c.needs !== "postgres" || context.databaseUrl !== undefined),
+  );
+  for (const comparison of runnable) {
     const candidate: number[] = [];
     const baseline: number[] = [];
     await comparison.candidate.run(context); // warm-up
@@ -196,7 +209,7 @@ if (import.meta.main) {
     const c = median(candidate);
     const b = median(baseline);
     console.log(
-      `${comparison.name}: ${c.toFixed(0)} msg/s vs ${b.toFixed(0)} msg/s unguarded = ${(c / b).toFixed(3)}x (target ${comparison.target}); runs ${candidate.map((v) => v.toFixed(0)).join(",")} / ${baseline.map((v) => v.toFixed(0)).join(",")}`,
+      `${comparison.name}: ${c.toFixed(0)} msg/s vs ${b.toFixed(0)} msg/s unguarded = ${(c / b).toFixed(3)}x (target ${comparison.target ?? "none"}); runs ${candidate.map((v) => v.toFixed(0)).join(",")} / ${baseline.map((v) => v.toFixed(0)).join(",")}`,
     );
   }
 }

@@ -10,11 +10,21 @@
  *   DESIGN.md §4, mandatory): the ratio is warren's own overhead;
  * - a bare message (JSON body, `persistent` and `contentType` only): the
  *   ratio adds what the broker spends on the properties warren requires.
+ *
+ * A third comparison pits the two amqplib baselines against each other, to
+ * show what the properties of DESIGN.md §4 cost on their own (no warren
+ * code involved).
  */
 import { connect as amqpConnect, type Channel, type ChannelModel } from "amqplib";
 import { connect } from "../src/client.ts";
 import { uuidv7 } from "../src/publisher/publish.ts";
-import type { BenchContext, Comparison, Measurement, Scenario } from "./scenario.ts";
+import {
+  type BenchContext,
+  type Comparison,
+  type Measurement,
+  type Scenario,
+  scaled,
+} from "./scenario.ts";
 
 /** Size of the shape of each message. */
 export const publishBenchDefaults = Object.freeze({
@@ -70,7 +80,8 @@ export const warrenPublish: Scenario = {
     withQueue(context, async (queue) => {
       const warren = await connect({ url: context.url, serviceName: "bench" });
       try {
-        const { messages, concurrency } = publishBenchDefaults;
+        const messages = scaled(context, publishBenchDefaults.messages);
+        const { concurrency } = publishBenchDefaults;
         return await pipelined(messages, concurrency, (i) => warren.publish(queue, payload(i)));
       } finally {
         await warren.close();
@@ -89,7 +100,8 @@ function rawAmqplib(label: string, properties: Properties): Scenario {
         const model = await amqpConnect(context.url);
         const channel = await model.createConfirmChannel();
         try {
-          const { messages, concurrency } = publishBenchDefaults;
+          const messages = scaled(context, publishBenchDefaults.messages);
+          const { concurrency } = publishBenchDefaults;
           return await pipelined(
             messages,
             concurrency,
@@ -144,5 +156,11 @@ export const publishComparisons: Comparison[] = [
     candidate: warrenPublish,
     baseline: rawAmqplibBareMessage,
     target: 0.95,
+  },
+  {
+    name: "cost of warren's message properties (amqplib vs amqplib)",
+    description: `${shape}. Both sides raw amqplib (its defaults): the message warren sends (candidate) against the bare message (baseline); isolates what the broker and amqplib spend on the required properties, headers and mandatory flag (measured, no target)`,
+    candidate: rawAmqplibSameMessage,
+    baseline: rawAmqplibBareMessage,
   },
 ];

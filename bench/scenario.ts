@@ -5,7 +5,8 @@
  * the same work with raw amqplib. run.ts alternates their runs (candidate,
  * baseline, candidate, ...) so that drifts of the shared broker and machine
  * hit both sides alike, then reports medians and their ratio. Each module of
- * scenarios (publish.ts; consumers may follow) exports a list of comparisons.
+ * scenarios (publish.ts, consume.ts, idempotency.ts) exports a list of
+ * comparisons; latency.ts measures latency percentiles instead of rates.
  */
 
 /** Shared settings of one benchmark run. */
@@ -14,6 +15,18 @@ export interface BenchContext {
   url: string;
   /** A fresh name for this run's queue. */
   queueName(): string;
+  /**
+   * Fraction of each scenario's default message count to run: 1, or less
+   * for a quick smoke run (`--quick`), whose figures are not for the docs.
+   */
+  scale: number;
+  /** PostgreSQL URL for the guard scenarios; undefined when none could be had. */
+  databaseUrl: string | undefined;
+}
+
+/** `count` scaled by the context's `scale`, at least `minimum`. */
+export function scaled(context: BenchContext, count: number, minimum = 100): number {
+  return Math.max(minimum, Math.round(count * context.scale));
 }
 
 /** Outcome of one run of a scenario. */
@@ -39,8 +52,13 @@ export interface Comparison {
   description: string;
   candidate: Scenario;
   baseline: Scenario;
-  /** Ratio candidate/baseline the project aims for. */
-  target: number;
+  /**
+   * Ratio candidate/baseline the project aims for (at least this). Omitted
+   * where the comparison measures a cost that has no target.
+   */
+  target?: number;
+  /** A resource without which the comparison is skipped (with a note). */
+  needs?: "postgres";
 }
 
 /** Messages per second of a measurement. */

@@ -12,6 +12,8 @@
  * Deliveries remember the channel they came on. An ack or nack is only sent
  * on that channel while it is open; once it is gone the broker has requeued
  * the delivery, and its delivery tag means nothing on any other channel.
+ * The acks of one tick leave as one (delivery-channel.ts), and the writes of
+ * one tick on the consumer connection as one segment (coalesce.ts).
  */
 import { EventEmitter } from "node:events";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
@@ -19,15 +21,12 @@ import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ConsumeError } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
+import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
+import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
-import {
-  bindMeters,
-  type DeliveryChannel,
-  type DeliveryRuntime,
-  handleDelivery,
-} from "./outcome.ts";
+import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -64,7 +63,7 @@ interface Subscription {
   channel: Channel;
   open: boolean;
   consumerTag: string | undefined;
-  delivery: DeliveryChannel;
+  delivery: BatchedDeliveryChannel;
 }
 
 /** One channel and the handler that runs its deliveries one at a time. */
@@ -104,25 +103,14 @@ class Lane {
   }
 
   async #openChannel(model: ChannelModel): Promise<Subscription> {
+    // The writes of one tick (acks of every lane) leave as one (coalesce.ts).
+    coalesceSocketWrites(model);
     const channel = await model.createChannel();
     const sub: Subscription = {
       channel,
       open: true,
       consumerTag: undefined,
-      delivery: {
-        isOpen: () => sub.open,
-        // isOpen() is checked first; the catch covers a close racing it.
-        ack: (message) => {
-          try {
-            channel.ack(message);
-          } catch {}
-        },
-        nack: (message, requeue) => {
-          try {
-            channel.nack(message, false, requeue);
-          } catch {}
-        },
-      },
+      delivery: batchedDeliveryChannel(channel, () => sub.open),
     };
     channel.on("error", (error: Error) => {
       this.#consumer.logger.warn({ err: error, lane: this.#index }, "consumer channel error");
@@ -229,6 +217,7 @@ class Lane {
     const sub = this.#sub;
     this.#sub = undefined;
     if (sub === undefined) return;
+    sub.delivery.flush(); // the last acks, before the close that would drop them
     sub.open = false;
     await sub.channel.close().catch(() => {
       // Already closed with its connection.

@@ -14,7 +14,7 @@
  * broker refuses a user-id that is not the publishing connection's user),
  * and `clusterId` (deprecated).
  */
-import type { ConsumeMessage, Options } from "amqplib";
+import type { ConsumeMessage } from "amqplib";
 import { copyProperties } from "../headers.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";

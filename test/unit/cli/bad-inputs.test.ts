@@ -34,8 +34,10 @@ const cases: { name: string; file: string; env?: Record<string, string>; line: s
   },
   {
     name: "duplicate names after interpolation",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the file's own ${VAR} syntax
     file: "exchanges:\n  ${A}: { type: topic }\n  ${B}: { type: topic }\n",
     env: { A: "x", B: "x" },
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: quoted from the message
     line: 'F:3: exchanges.x: "x" is declared twice after ${...} interpolation (first at line 2); names must be unique',
   },
   {
