@@ -9,14 +9,10 @@
  * makes the broker close the channel it was sent on (404 NOT_FOUND).
  */
 import type { ChannelModel } from "amqplib";
-import amqp from "amqplib";
+import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { ConnectionError } from "../errors.ts";
-import {
-  type BrokerEndpointOptions,
-  type ResolvedEndpoint,
-  resolveEndpoint,
-} from "../management/endpoint.ts";
+import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
 
@@ -63,54 +59,6 @@ export interface DeadLetterSession {
   close(): Promise<void>;
 }
 
-function replyCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-function amqpUrlFor(endpoint: ResolvedEndpoint, vhost: string): string {
-  const url = new URL(endpoint.amqpUrl);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
-
-async function connect(
-  endpoint: ResolvedEndpoint,
-  vhost: string,
-  name: string,
-): Promise<ChannelModel> {
-  const host = new URL(endpoint.amqpUrl).host;
-  try {
-    return await amqp.connect(amqpUrlFor(endpoint, vhost), {
-      ...endpoint.tls,
-      timeout: endpoint.timeoutMs,
-      noDelay: true,
-      clientProperties: { connection_name: name },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/ACCESS[-_]REFUSED/.test(message) || replyCode(error) === 403) {
-      throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
-        `broker at ${host} refused the login of user "${endpoint.amqpUsername}": check the user and password in --url`,
-        { cause: error },
-      );
-    }
-    if (/NOT[-_]ALLOWED/.test(message) || replyCode(error) === 530) {
-      throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
-        `user "${endpoint.amqpUsername}" may not open vhost "${vhost}" on ${host}: check --vhost (or the URL's path) and the user's permissions`,
-        { cause: error },
-      );
-    }
-    throw new ConnectionError(
-      "WARREN_BROKER_UNREACHABLE",
-      `broker at ${host} is unreachable (${message}): check --url or RABBITMQ_URL`,
-      { cause: error },
-    );
-  }
-}
-
 /**
  * Opens a connection for one operation. `run` gets the session; the
  * connection is closed afterwards whatever happens, and every error message
@@ -129,7 +77,7 @@ export async function withSession<T>(
   try {
     const endpoint = await resolveEndpoint(options);
     const pair = queuePair(options.queue, options.vhost ?? endpoint.urlVhost ?? "/");
-    const connection = await connect(endpoint, pair.vhost, name);
+    const connection = await openOneShotConnection(endpoint, pair.vhost, name);
     connection.on("error", () => {
       // A connection error also fails the pending operation; it is reported there.
     });

@@ -12,7 +12,7 @@
  * Nothing is ever deleted.
  */
 import type { Channel, ChannelModel } from "amqplib";
-import amqp from "amqplib";
+import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { ConnectionError, TopologyError, WarrenError } from "../errors.ts";
 import { ManagementClient } from "../management/client.ts";
@@ -202,51 +202,6 @@ async function createVhost(management: ManagementClient, vhost: string, user: st
   }
 }
 
-function amqpUrlFor(endpoint: ResolvedEndpoint, vhost: string): string {
-  const url = new URL(endpoint.amqpUrl);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
-
-/** The AMQP reply code of a channel or connection error, if it carries one. */
-function replyCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-async function connect(endpoint: ResolvedEndpoint, vhost: string): Promise<ChannelModel> {
-  try {
-    return await amqp.connect(amqpUrlFor(endpoint, vhost), {
-      ...endpoint.tls,
-      timeout: endpoint.timeoutMs,
-      noDelay: true,
-      clientProperties: { connection_name: "warren topology apply" },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const host = new URL(endpoint.amqpUrl).host;
-    if (/ACCESS[-_]REFUSED/.test(message) || replyCode(error) === 403) {
-      throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
-        `broker at ${host} refused the login of user "${endpoint.amqpUsername}": check the user and password in --url`,
-        { cause: error },
-      );
-    }
-    if (/NOT[-_]ALLOWED/.test(message) || replyCode(error) === 530) {
-      throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
-        `user "${endpoint.amqpUsername}" may not open vhost "${vhost}" on ${host}: grant permissions (rabbitmqctl set_permissions -p ${vhost} ${endpoint.amqpUsername} ".*" ".*" ".*")`,
-        { cause: error },
-      );
-    }
-    throw new ConnectionError(
-      "WARREN_BROKER_UNREACHABLE",
-      `broker at ${host} is unreachable (${message}): check --url or RABBITMQ_URL`,
-      { cause: error },
-    );
-  }
-}
-
 /**
  * One channel at a time, replaced when the broker closes it. Channel errors
  * are also delivered as 'error' events; the listener keeps them from being
@@ -326,7 +281,7 @@ function dependsOn(step: PlanStep, failed: Set<string>): boolean {
 }
 
 async function declare(endpoint: ResolvedEndpoint, vhost: string, steps: PlanStep[]) {
-  const connection = await connect(endpoint, vhost);
+  const connection = await openOneShotConnection(endpoint, vhost, "warren topology apply");
   connection.on("error", () => {
     // A connection-level error also fails the pending operation; handled there.
   });

@@ -1,0 +1,62 @@
+/**
+ * A plain AMQP connection for one operation of the CLI or an operator
+ * function (`topology apply`, `dlq ...`): no reconnects, and a failure to
+ * open it becomes a `ConnectionError` that says what to fix.
+ */
+import amqp, { type ChannelModel } from "amqplib";
+import { ConnectionError } from "../errors.ts";
+import type { ResolvedEndpoint } from "../management/endpoint.ts";
+
+/** The AMQP reply code of a channel or connection error, if it carries one. */
+export function replyCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+function amqpUrlFor(endpoint: ResolvedEndpoint, vhost: string): string {
+  const url = new URL(endpoint.amqpUrl);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
+/**
+ * Opens a connection to `vhost`, named `name` in the management UI. Rejects
+ * with `WARREN_BROKER_AUTH` (login refused, or no access to the vhost) or
+ * `WARREN_BROKER_UNREACHABLE`.
+ */
+export async function openOneShotConnection(
+  endpoint: ResolvedEndpoint,
+  vhost: string,
+  name: string,
+): Promise<ChannelModel> {
+  const host = new URL(endpoint.amqpUrl).host;
+  try {
+    return await amqp.connect(amqpUrlFor(endpoint, vhost), {
+      ...endpoint.tls,
+      timeout: endpoint.timeoutMs,
+      noDelay: true,
+      clientProperties: { connection_name: name },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/ACCESS[-_]REFUSED/.test(message) || replyCode(error) === 403) {
+      throw new ConnectionError(
+        "WARREN_BROKER_AUTH",
+        `broker at ${host} refused the login of user "${endpoint.amqpUsername}": check the user and password in --url`,
+        { cause: error },
+      );
+    }
+    if (/NOT[-_]ALLOWED/.test(message) || replyCode(error) === 530) {
+      throw new ConnectionError(
+        "WARREN_BROKER_AUTH",
+        `user "${endpoint.amqpUsername}" may not open vhost "${vhost}" on ${host}: check --vhost (or the URL's path), or grant permissions (rabbitmqctl set_permissions -p ${vhost} ${endpoint.amqpUsername} ".*" ".*" ".*")`,
+        { cause: error },
+      );
+    }
+    throw new ConnectionError(
+      "WARREN_BROKER_UNREACHABLE",
+      `broker at ${host} is unreachable (${message}): check --url or RABBITMQ_URL`,
+      { cause: error },
+    );
+  }
+}
