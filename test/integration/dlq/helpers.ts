@@ -1,10 +1,3 @@
-/**
- * Helpers for the `warren dlq` integration tests: a fresh vhost holding a
- * small topology applied the way users apply theirs, dead letters published
- * straight into `Q.dlq` with warren's headers, reading a queue to the end,
- * and running the CLI as a user would.
- */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import amqp, { type GetMessage } from "amqplib";
@@ -14,7 +7,7 @@ import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
 import { brokerUrls } from "../../support/broker.ts";
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const _repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The run's broker, from the global setup (test/support/global-setup.ts). */
 export const { url: amqpUrl, managementUrl } = brokerUrls();
@@ -169,32 +162,4 @@ export async function crashLoop(url: string, queue: string, messageId: string): 
   }
 }
 
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node src/cli/run.ts ...args` against the test broker. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["src/cli/run.ts", ...args],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          RABBITMQ_URL: amqpUrl,
-          RABBITMQ_MANAGEMENT_URL: managementUrl,
-          ...env,
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+export { type CliRun, runCli } from "../../support/cli.ts";

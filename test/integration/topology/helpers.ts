@@ -1,8 +1,3 @@
-/**
- * Small helpers for the topology integration tests: the broker's URLs, a
- * fresh vhost per test, running the CLI as a user would, and publishing.
- */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
@@ -69,38 +64,7 @@ export function urlFor(vhost: string, base = amqpUrl): string {
   return url.toString();
 }
 
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node src/cli/run.ts ...args` and resolves with its exit code and output. */
-export function runCli(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["src/cli/run.ts", ...args],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          RABBITMQ_URL: amqpUrl,
-          RABBITMQ_MANAGEMENT_URL: managementUrl,
-          ...env,
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+export { type CliRun, runCli } from "../../support/cli.ts";
 
 /** Publishes `count` persistent messages straight to `queue` (default exchange), with confirms. */
 export async function publishTo(vhost: string, queue: string, count: number): Promise<void> {
