@@ -25,6 +25,7 @@ import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
+import { startDepthSampler } from "./depth.ts";
 import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
 import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
@@ -245,6 +246,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     for (const lane of this.#lanes) lane.keepSubscribed();
   };
   #closing: Promise<void> | undefined;
+  #depth: { stop(): Promise<void> } | undefined;
+  readonly #deps: ConsumerDeps;
 
   /** @internal Use `startConsumer` (or the client's `consume`). */
   constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
@@ -254,6 +257,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.runtime = runtime;
     this.logger = runtime.logger;
     this.connection = deps.connection;
+    this.#deps = deps;
     this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
   }
 
@@ -294,6 +298,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     this.connection.on("open", this.#onOpen);
+    if (this.options.depthIntervalMs > 0) {
+      this.#depth = startDepthSampler({
+        connection: this.connection,
+        policy: this.runtime.policy,
+        metrics: this.#deps.metrics,
+        intervalMs: this.options.depthIntervalMs,
+        logger: this.logger,
+      });
+    }
     this.logger.info({ concurrency: this.options.concurrency }, "consumer started");
   }
 
@@ -309,6 +322,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.connection.off("open", this.#onOpen);
+    await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {

@@ -97,6 +97,13 @@ export interface ConsumeOptions<T> {
    * @default 1000
    */
   requeueDelayMs?: number;
+  /**
+   * How often the depth of the queue, its retry tiers and its dead-letter
+   * queue is read into the `warren_queue_depth` gauge, in milliseconds; 0
+   * turns it off.
+   * @default 15000
+   */
+  depthIntervalMs?: number;
   /** Runs each message at most once per key (DESIGN.md §6). */
   idempotency?: IdempotencyOptions<T>;
 }
@@ -110,6 +117,7 @@ export const consumeDefaults = Object.freeze({
   drainTimeoutMs: 30_000,
   resubscribeMaxDelayMs: 5_000,
   requeueDelayMs: 1_000,
+  depthIntervalMs: 15_000,
   /** First pause before re-subscribing, doubled up to `resubscribeMaxDelayMs`. */
   resubscribeMinDelayMs: 100,
   /** How long the first subscribe waits for the connection to open. */
@@ -126,6 +134,7 @@ export interface ResolvedConsumeOptions<T> {
   resubscribeMinDelayMs: number;
   resubscribeMaxDelayMs: number;
   requeueDelayMs: number;
+  depthIntervalMs: number;
   connectTimeoutMs: number;
   idempotency: ResolvedIdempotency<T> | undefined;
 }
@@ -162,6 +171,7 @@ export function resolveConsumeOptions<T>(
     resubscribeMinDelayMs: Math.min(d.resubscribeMinDelayMs, maxDelay),
     resubscribeMaxDelayMs: maxDelay,
     requeueDelayMs: check("requeueDelayMs", options.requeueDelayMs, 0),
+    depthIntervalMs: check("depthIntervalMs", options.depthIntervalMs, 0),
     connectTimeoutMs: d.connectTimeoutMs,
     idempotency:
       idempotency === undefined

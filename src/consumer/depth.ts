@@ -1,0 +1,65 @@
+/**
+ * Feeds the `warren_queue_depth` gauge (DESIGN.md §9): every interval, the
+ * ready-message count of a work queue, each of its retry tiers and its
+ * dead-letter queue, read with `queue.declare passive` on a channel of the
+ * consumer connection. The channel is its own: a failed check closes the
+ * channel it runs on, and must never take a lane's deliveries with it.
+ */
+import type { Channel } from "amqplib";
+import type { Logger } from "pino";
+import type { ManagedConnection } from "../connection/connection.ts";
+import type { WarrenMetrics } from "../observability/metrics.ts";
+import type { RetryPolicy } from "../topology/model.ts";
+
+/** The queues whose depth is sampled for a work queue: itself, its tiers, its DLQ. */
+export function depthQueues(policy: RetryPolicy): string[] {
+  return [...new Set([policy.queue, ...policy.tiers.map((t) => t.queue), policy.deadLetterQueue])];
+}
+
+/** Starts sampling; `stop()` ends it and closes its channel. */
+export function startDepthSampler(options: {
+  connection: ManagedConnection;
+  policy: RetryPolicy;
+  metrics: WarrenMetrics;
+  intervalMs: number;
+  logger: Logger;
+}): { stop(): Promise<void> } {
+  const queues = depthQueues(options.policy);
+  let channel: Channel | undefined;
+  let running: Promise<void> | undefined;
+
+  async function sample(): Promise<void> {
+    const model = options.connection.model;
+    if (model === undefined) return; // reconnecting: try at the next tick
+    if (channel === undefined) {
+      const opened = await model.createChannel();
+      opened.on("error", () => {}); // a failed check; logged below
+      opened.on("close", () => {
+        if (channel === opened) channel = undefined;
+      });
+      channel = opened;
+    }
+    for (const queue of queues) {
+      const { messageCount } = await channel.checkQueue(queue);
+      options.metrics.queueDepth.set({ queue }, messageCount);
+    }
+  }
+
+  const timer = setInterval(() => {
+    running ??= sample()
+      .catch((error: unknown) => options.logger.debug({ err: error }, "queue depth not read"))
+      .finally(() => {
+        running = undefined;
+      });
+  }, options.intervalMs);
+  timer.unref();
+
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await channel?.close().catch(() => {});
+      channel = undefined;
+    },
+  };
+}
