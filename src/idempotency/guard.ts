@@ -113,6 +113,11 @@ export function leaseLostError(key: string): IdempotencyError {
   );
 }
 
+/** The outcome of a key whose lease was not acquired: done, or held by another. */
+export function notRun(begun: { status: "done" | "in-progress" }): GuardOutcome {
+  return { status: begun.status === "done" ? "duplicate" : "in-progress" };
+}
+
 /**
  * Creates a guard over a store. `limits.policy` (the queue's retry policy)
  * validates the retention window; `limits.timeoutMs` validates the lease.
@@ -132,9 +137,7 @@ export function createIdempotencyGuard(
     retentionMs,
     async run(key, work): Promise<GuardOutcome> {
       const begun = await store.begin(key, leaseMs);
-      if (begun.status !== "acquired") {
-        return { status: begun.status === "done" ? "duplicate" : "in-progress" };
-      }
+      if (begun.status !== "acquired") return notRun(begun);
       try {
         await work(scope);
       } catch (error) {

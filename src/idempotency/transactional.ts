@@ -13,7 +13,7 @@
  * rolled back.
  */
 import type { PoolClient } from "pg";
-import { type IdempotencyLimits, leaseLostError, resolveGuardTiming } from "./guard.ts";
+import { type IdempotencyLimits, leaseLostError, notRun, resolveGuardTiming } from "./guard.ts";
 import type { PostgresIdempotencyStore } from "./postgres-store.ts";
 import type { GuardOutcome, TimedIdempotencyGuard, TransactionScope } from "./types.ts";
 
@@ -48,9 +48,7 @@ export function createTransactionalIdempotencyGuard(
     retentionMs,
     async run(key, work): Promise<GuardOutcome> {
       const begun = await store.begin(key, leaseMs);
-      if (begun.status !== "acquired") {
-        return { status: begun.status === "done" ? "duplicate" : "in-progress" };
-      }
+      if (begun.status !== "acquired") return notRun(begun);
       let client: PoolClient;
       try {
         client = await store.pool.connect();

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyTopology } from "../../src/topology/apply.ts";
 import {
+  consumedCount,
   createHarness,
   type Harness,
   killConnection,
@@ -17,10 +18,7 @@ afterEach(async () => {
   await h.close();
 });
 
-async function consumed(outcome: string): Promise<number> {
-  const metric = await h.metrics.messagesConsumed.get();
-  return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-}
+const consumed = (outcome: string) => consumedCount(h, outcome);
 
 describe("consumer recovery", () => {
   it("drops the ack of a delivery whose connection died, gets it again, and keeps consuming", async () => {

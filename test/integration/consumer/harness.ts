@@ -138,6 +138,12 @@ export interface Harness {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How many messages the harness's consumers counted with `outcome`. */
+export async function consumedCount(h: Harness, outcome: string): Promise<number> {
+  const metric = await h.metrics.messagesConsumed.get();
+  return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
+
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 10_000,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMemoryIdempotencyStore } from "../../../src/idempotency/memory-store.ts";
-import { createHarness, type Harness, sleep, waitFor } from "./harness.ts";
+import { consumedCount, createHarness, type Harness, sleep, waitFor } from "./harness.ts";
 
 const Q = "work";
 
@@ -12,10 +12,7 @@ afterEach(async () => {
   await h.close();
 });
 
-async function consumed(outcome: string): Promise<number> {
-  const metric = await h.metrics.messagesConsumed.get();
-  return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-}
+const consumed = (outcome: string) => consumedCount(h, outcome);
 
 describe("idempotency hook", () => {
   it("acks a duplicate without calling the handler", async () => {

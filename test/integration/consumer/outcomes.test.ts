@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { MessageContext } from "../../../src/consumer/context.ts";
 import { ConsumeError, NonRetryableError } from "../../../src/errors.ts";
-import { createHarness, type Harness, sleep, waitFor } from "./harness.ts";
+import { consumedCount, createHarness, type Harness, sleep, waitFor } from "./harness.ts";
 
 // One row of the outcome table (DESIGN.md §5) per test, on a work queue with
 // tiers of 200 ms and 500 ms and 3 attempts.
@@ -19,10 +19,7 @@ afterEach(async () => {
   await h.close();
 });
 
-async function consumed(outcome: string): Promise<number> {
-  const metric = await h.metrics.messagesConsumed.get();
-  return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-}
+const consumed = (outcome: string) => consumedCount(h, outcome);
 
 async function expectEmpty(...queues: string[]): Promise<void> {
   for (const queue of queues) expect(await h.depth(queue), queue).toBe(0);

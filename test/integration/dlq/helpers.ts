@@ -163,3 +163,7 @@ export async function crashLoop(url: string, queue: string, messageId: string): 
 }
 
 export { type CliRun, runCli } from "../../support/cli.ts";
+
+/** Message ids `m-000`, `m-001`, ... in publishing order. */
+export const ids = (n: number) =>
+  Array.from({ length: n }, (_, i) => `m-${String(i).padStart(3, "0")}`);

@@ -4,6 +4,7 @@ import {
   crashLoop,
   drain,
   freshTopology,
+  ids,
   managementUrl,
   publishDeadLetters,
   readyCount,
@@ -13,8 +14,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
-
-const ids = (n: number) => Array.from({ length: n }, (_, i) => `m-${String(i).padStart(3, "0")}`);
 
 describe("inspectDeadLetters", () => {
   for (const type of ["quorum", "classic"] as const) {

@@ -5,6 +5,7 @@ import {
   crashLoop,
   drain,
   freshTopology,
+  ids,
   managementUrl,
   publishDeadLetters,
   readyCount,
@@ -16,7 +17,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-const ids = (n: number) => Array.from({ length: n }, (_, i) => `m-${String(i).padStart(3, "0")}`);
 const bound = { bindings: [{ exchange: "orders", routingKey: "order.*" }] };
 
 async function waitForReady(url: string, queue: string, count: number): Promise<void> {
