@@ -68,16 +68,14 @@ export async function connectionsNamed(displayName: string): Promise<string[]> {
     .map((r) => r.name);
 }
 
-/** Force-closes every connection named `displayName`; returns how many. */
-export async function killConnections(displayName: string): Promise<number> {
-  const names = await connectionsNamed(displayName);
+/** Force-closes the connections with these broker names (`ip:port -> ip:port`). */
+export async function killConnectionsByName(names: readonly string[]): Promise<void> {
   for (const name of names) {
     await management(`/api/connections/${encodeURIComponent(name)}`, {
       method: "DELETE",
       headers: { "x-reason": "warren publisher test" },
     });
   }
-  return names.length;
 }
 
 /** Consumes every message of `queue` and returns their message ids. */
