@@ -15,6 +15,7 @@ export {
   type WarrenEvents,
 } from "./client.ts";
 export type { BackoffOptions } from "./connection/backoff.ts";
+export type { BrokerEndpointOptions, TlsFiles } from "./connection/endpoint.ts";
 export { maskUrl } from "./connection/url.ts";
 export {
   type CloseOptions,
@@ -105,7 +106,6 @@ export type {
   TimedIdempotencyGuard,
   TransactionScope,
 } from "./idempotency/types.ts";
-export type { BrokerEndpointOptions, TlsFiles } from "./management/endpoint.ts";
 // Observability.
 export {
   type HealthServer,

@@ -17,6 +17,7 @@
  * order the runtime settled the deliveries.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
+import type { Logger } from "pino";
 import type { DeliveryChannel } from "./outcome.ts";
 
 /** A {@link DeliveryChannel} whose acks of one tick are sent as one. */
@@ -33,7 +34,15 @@ export interface BatchedDeliveryChannel extends DeliveryChannel {
 export function batchedDeliveryChannel(
   channel: Channel,
   isOpen: () => boolean,
+  logger: Pick<Logger, "debug">,
 ): BatchedDeliveryChannel {
+  // The channel closed between isOpen() and the write: the broker has
+  // requeued the delivery already, so there is nothing to undo, only to note.
+  const dropped = (what: string, message: ConsumeMessage, error: unknown) =>
+    logger.debug(
+      { err: error, messageId: message.properties.messageId },
+      `${what} dropped: channel closed`,
+    );
   // The latest delivery acked in this tick; acking it with `multiple`
   // covers the earlier ones acked in the same tick.
   let pending: ConsumeMessage | undefined;
@@ -44,7 +53,9 @@ export function batchedDeliveryChannel(
     // isOpen() is checked first; the catch covers a close racing it.
     try {
       channel.ack(message, true);
-    } catch {}
+    } catch (error) {
+      dropped("ack", message, error);
+    }
   };
   return {
     isOpen,
@@ -55,9 +66,12 @@ export function batchedDeliveryChannel(
     },
     nack: (message, requeue) => {
       flush();
+      if (!isOpen()) return;
       try {
         channel.nack(message, false, requeue);
-      } catch {}
+      } catch (error) {
+        dropped("nack", message, error);
+      }
     },
   };
 }

@@ -38,6 +38,7 @@ import {
   deadLetterCount,
   type QueuePair,
   readyCount,
+  sessionConfirmChannel,
   withSession,
 } from "./target.ts";
 import { QueueWalk } from "./walk.ts";
@@ -251,10 +252,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
       );
     }
 
-    const channel = await connection.createConfirmChannel();
-    channel.on("error", () => {
-      // Channel errors also fail the pending get or publish; handled there.
-    });
+    const channel = await sessionConfirmChannel(connection);
     const result: ReplayResult = {
       ...pair,
       dryRun,

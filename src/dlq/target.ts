@@ -8,11 +8,12 @@
  * Queue checks use a throwaway channel: a passive declare of a missing queue
  * makes the broker close the channel it was sent on (404 NOT_FOUND).
  */
-import type { ChannelModel } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
+import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
+import { fixedHost, ReopeningChannel } from "../connection/reopening-channel.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { ConnectionError } from "../errors.ts";
-import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
 
@@ -57,6 +58,26 @@ export interface DeadLetterSession {
   /** Replaces the URLs' passwords in `text` with `***`. */
   mask: (text: string) => string;
   close(): Promise<void>;
+}
+
+/**
+ * One channel on the session's connection, from the connection core
+ * (connection/reopening-channel.ts): its `error` events are handled there,
+ * and the operation that failed rejects with the same error.
+ */
+export function sessionChannel(connection: ChannelModel): Promise<Channel> {
+  return new ReopeningChannel({
+    host: fixedHost(connection),
+    create: (model) => model.createChannel(),
+  }).get();
+}
+
+/** A confirm channel on the session's connection; see {@link sessionChannel}. */
+export function sessionConfirmChannel(connection: ChannelModel): Promise<ConfirmChannel> {
+  return new ReopeningChannel({
+    host: fixedHost(connection),
+    create: (model) => model.createConfirmChannel(),
+  }).get();
 }
 
 /**
@@ -109,10 +130,7 @@ export async function readyCount(
   connection: ChannelModel,
   queue: string,
 ): Promise<number | undefined> {
-  const channel = await connection.createChannel();
-  channel.on("error", () => {
-    // The failed checkQueue rejects with the same error; handled below.
-  });
+  const channel = await sessionChannel(connection);
   try {
     const ok = await channel.checkQueue(queue);
     await channel.close();

@@ -4,6 +4,7 @@
  * retry policy: a done mark must outlive every retry copy of its message, or
  * a late copy would find the key forgotten and run the handler again.
  */
+import { retryTierFor } from "../topology/compile.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
 import type { GuardOutcome, IdempotencyStore, TimedIdempotencyGuard } from "./types.ts";
@@ -54,12 +55,9 @@ export interface ResolvedGuardTiming {
  * reuse it), in milliseconds.
  */
 export function retryPathMs(policy: RetryPolicy): number {
-  const { tiers, maxAttempts } = policy;
-  if (tiers.length === 0) return 0;
   let total = 0;
-  for (let attempt = 1; attempt < maxAttempts; attempt++) {
-    const tier = tiers[Math.min(attempt, tiers.length) - 1];
-    total += tier?.delayMs ?? 0;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt++) {
+    total += retryTierFor(policy, attempt)?.delayMs ?? 0;
   }
   return total;
 }
