@@ -60,6 +60,8 @@ export interface ConsumerEvents {
    * keeps trying to subscribe again until the queue is back or `close()`.
    */
   cancelled: [lane: number];
+  /** `close()` finished: channels closed, handlers drained or abandoned. */
+  closed: [];
 }
 
 interface Subscription {
@@ -318,6 +320,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     await Promise.all(this.#lanes.map((lane) => lane.closeChannel()));
     this.logger.info("consumer closed");
+    this.emit("closed");
   }
 }
 
@@ -360,14 +363,15 @@ export async function startConsumer<T>(
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
-  const resolved = resolveConsumeOptions(policy, options);
+  const logger = deps.logger.child({ queue });
+  const resolved = resolveConsumeOptions(policy, options, logger);
   const runtime: DeliveryRuntime<T> = {
     queue,
     policy,
     options: resolved,
     handler,
     publisher: deps.publisher,
-    logger: deps.logger.child({ queue }),
+    logger,
     meters: bindMeters(deps.metrics, queue),
   };
   const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);

@@ -3,6 +3,7 @@
  * checked. Everything downstream takes {@link ResolvedConsumeOptions} and
  * never re-checks.
  */
+import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { ConsumeError } from "../errors.ts";
 import type { IdempotencyGuard } from "../idempotency/types.ts";
@@ -153,6 +154,7 @@ function positiveInteger(queue: string, name: string, value: number, min: number
 export function resolveConsumeOptions<T>(
   policy: RetryPolicy,
   options: ConsumeOptions<T> = {},
+  logger?: Logger,
 ): ResolvedConsumeOptions<T> {
   const queue = policy.queue;
   const d = consumeDefaults;
@@ -177,7 +179,7 @@ export function resolveConsumeOptions<T>(
       idempotency === undefined
         ? undefined
         : {
-            guard: resolveIdempotencyGuard(idempotency, { policy, timeoutMs }),
+            guard: resolveIdempotencyGuard(idempotency, { policy, timeoutMs, logger }),
             ...(idempotency.key === undefined ? {} : { key: idempotency.key }),
           },
   });
