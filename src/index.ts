@@ -29,8 +29,8 @@ export {
   type Handler,
   type IdempotencyOptions,
 } from "./consumer/options.ts";
-export { HandlerTimeoutError } from "./consumer/outcome.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
+export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 // Dead letters.
 export type {
   DeadLetter,

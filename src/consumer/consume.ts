@@ -28,8 +28,9 @@ import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
+import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
+import { bindMeters } from "./meters.ts";
 import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
-import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {

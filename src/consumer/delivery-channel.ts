@@ -18,7 +18,17 @@
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import type { DeliveryChannel } from "./outcome.ts";
+
+/**
+ * The channel a delivery came on. Acks and nacks only make sense there: once
+ * it is closed the broker has already requeued the delivery, and its tag
+ * means nothing (or something else) on any other channel.
+ */
+export interface DeliveryChannel {
+  isOpen(): boolean;
+  ack(message: ConsumeMessage): void;
+  nack(message: ConsumeMessage, requeue: boolean): void;
+}
 
 /** A {@link DeliveryChannel} whose acks of one tick are sent as one. */
 export interface BatchedDeliveryChannel extends DeliveryChannel {
