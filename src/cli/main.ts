@@ -12,7 +12,7 @@
  * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
  */
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { WarrenError } from "../errors.ts";
+import { ErrorCode, WarrenError } from "../errors.ts";
 import {
   type Command,
   type CommandGroup,
@@ -36,7 +36,7 @@ export const groups: Record<string, CommandGroup> = {
 export const exitCodes = Object.freeze({ ok: 0, error: 1, pending: 2 });
 
 function usageError(message: string): WarrenError {
-  return new WarrenError("WARREN_CLI_USAGE", message);
+  return new WarrenError(ErrorCode.WARREN_CLI_USAGE, message);
 }
 
 function usage(): string {
@@ -139,7 +139,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const expected = command.positionals.map((p) => `<${p}>`).join(" ");
     out.failure(
       new WarrenError(
-        "WARREN_CLI_USAGE",
+        ErrorCode.WARREN_CLI_USAGE,
         positionals.length < command.positionals.length
           ? `missing argument: expected ${expected}`
           : `unexpected argument "${positionals[command.positionals.length]}"`,
@@ -157,7 +157,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return exitCodes.error;
     }
     out.failure(error);
-    return error instanceof WarrenError && error.code === "WARREN_TOPOLOGY_CONFLICT"
+    return error instanceof WarrenError && error.code === ErrorCode.WARREN_TOPOLOGY_CONFLICT
       ? exitCodes.pending
       : exitCodes.error;
   }

@@ -19,7 +19,7 @@ import { EventEmitter } from "node:events";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
-import { ConsumeError } from "../errors.ts";
+import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
@@ -286,13 +286,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       const text = error instanceof Error ? error.message : String(error);
       if (/NOT_FOUND/.test(text)) {
         throw new ConsumeError(
-          "WARREN_CONSUME_QUEUE_MISSING",
+          ErrorCode.WARREN_CONSUME_QUEUE_MISSING,
           `consume("${this.queue}"): the queue does not exist on the broker. Declare the topology first (\`warren topology apply <file>\` or applyTopology()).`,
           { cause: error },
         );
       }
       throw new ConsumeError(
-        "WARREN_CONSUME_SUBSCRIBE_FAILED",
+        ErrorCode.WARREN_CONSUME_SUBSCRIBE_FAILED,
         `consume("${this.queue}"): could not subscribe: ${text}`,
         { cause: error },
       );
@@ -377,7 +377,7 @@ export async function startConsumer<T>(
   if (policy === undefined) {
     const known = Object.keys(deps.topology.retryPolicies);
     throw new ConsumeError(
-      "WARREN_CONSUME_UNKNOWN_QUEUE",
+      ErrorCode.WARREN_CONSUME_UNKNOWN_QUEUE,
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }

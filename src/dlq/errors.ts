@@ -5,20 +5,20 @@
  * `ConnectionError`); everything specific to dead-letter queues is a
  * {@link DeadLetterError}.
  */
-import { WarrenError, type WarrenErrorOptions } from "../errors.ts";
+import { ErrorCode, WarrenError, type WarrenErrorOptions } from "../errors.ts";
 
 /** Stable codes of {@link DeadLetterError}. */
 export const DeadLetterErrorCode = Object.freeze({
   /** `Q.dlq` does not exist in the vhost. */
-  notFound: "WARREN_DLQ_NOT_FOUND",
+  notFound: ErrorCode.WARREN_DLQ_NOT_FOUND,
   /** The work queue `Q` a replay would publish to does not exist. */
-  targetMissing: "WARREN_DLQ_TARGET_MISSING",
+  targetMissing: ErrorCode.WARREN_DLQ_TARGET_MISSING,
   /** A replay stopped: the broker refused, returned or did not confirm a copy. */
-  replayFailed: "WARREN_DLQ_REPLAY_FAILED",
+  replayFailed: ErrorCode.WARREN_DLQ_REPLAY_FAILED,
   /** A purge was asked for without the explicit confirmation (`yes` / `--yes`). */
-  purgeUnconfirmed: "WARREN_DLQ_PURGE_UNCONFIRMED",
-  /** An option is out of range (`limit`, `previewBytes`, an empty queue name). */
-  invalidOptions: "WARREN_DLQ_INVALID_OPTIONS",
+  purgeUnconfirmed: ErrorCode.WARREN_DLQ_PURGE_UNCONFIRMED,
+  /** An option is out of range (`limit`, `previewBytes`, an empty queue name); the code shared by every options object. */
+  invalidOptions: ErrorCode.WARREN_INVALID_OPTIONS,
 } as const);
 
 export type DeadLetterErrorCode = (typeof DeadLetterErrorCode)[keyof typeof DeadLetterErrorCode];

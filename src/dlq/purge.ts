@@ -3,10 +3,13 @@
  * operation that destroys messages, so it refuses unless the caller says
  * `yes` explicitly (the CLI's `--yes`).
  */
+import { z } from "zod";
+import { resolveOptions } from "../options.ts";
 import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
+  dlqTargetSchema,
   type QueuePair,
   withSession,
 } from "./target.ts";
@@ -31,6 +34,14 @@ export interface PurgeResult extends QueuePair {
  * does not exist, and `ConnectionError` when the broker cannot be reached.
  */
 export async function purgeDeadLetters(options: PurgeDeadLettersOptions): Promise<PurgeResult> {
+  resolveOptions(
+    dlqTargetSchema.extend({ yes: z.boolean({ error: "true or false" }).optional() }),
+    options,
+    {
+      context: "purgeDeadLetters()",
+      errorClass: DeadLetterError,
+    },
+  );
   if (options.yes !== true) {
     throw new DeadLetterError(
       DeadLetterErrorCode.purgeUnconfirmed,

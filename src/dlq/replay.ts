@@ -30,12 +30,14 @@
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
 import { copyProperties, HEADER } from "../headers.ts";
+import { integer, resolveOptions } from "../options.ts";
 import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
 import { DeadLetterError, DeadLetterErrorCode, type ReplayProgress } from "./errors.ts";
-import { dlqDefaults, positiveInteger } from "./inspect.ts";
+import { dlqDefaults } from "./inspect.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
+  dlqTargetSchema,
   type QueuePair,
   readyCount,
   withSession,
@@ -225,6 +227,11 @@ function stopped(
   );
 }
 
+const replaySchema = dlqTargetSchema.extend({
+  limit: integer(1).optional(),
+  confirmTimeoutMs: integer(1).default(dlqDefaults.confirmTimeoutMs),
+});
+
 /**
  * Moves dead letters from `Q.dlq` back to `Q` with their attempt count reset,
  * acking each only after the broker confirmed its copy. Messages that do not
@@ -232,13 +239,16 @@ function stopped(
  *
  * Throws `DeadLetterError` `WARREN_DLQ_NOT_FOUND` (no `Q.dlq`),
  * `WARREN_DLQ_TARGET_MISSING` (no `Q`), `WARREN_DLQ_REPLAY_FAILED` (stopped
- * part way; `error.progress` has the counts), `WARREN_DLQ_INVALID_OPTIONS`,
+ * part way; `error.progress` has the counts), `WARREN_INVALID_OPTIONS`,
  * and `ConnectionError` when the broker cannot be reached.
  */
 export async function replayDeadLetters(options: ReplayDeadLettersOptions): Promise<ReplayResult> {
-  const limit = positiveInteger("limit", options.limit) ?? Number.POSITIVE_INFINITY;
-  const timeoutMs =
-    positiveInteger("confirmTimeoutMs", options.confirmTimeoutMs) ?? dlqDefaults.confirmTimeoutMs;
+  const resolved = resolveOptions(replaySchema, options, {
+    context: "replayDeadLetters()",
+    errorClass: DeadLetterError,
+  });
+  const limit = resolved.limit ?? Number.POSITIVE_INFINITY;
+  const timeoutMs = resolved.confirmTimeoutMs;
   const dryRun = options.dryRun ?? false;
   const matches = matcher(options.filter);
   return withSession(options, "warren dlq replay", async (session) => {

@@ -9,12 +9,21 @@
  * makes the broker close the channel it was sent on (404 NOT_FOUND).
  */
 import type { ChannelModel } from "amqplib";
+import { z } from "zod";
+import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
+import { nonEmptyString } from "../options.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+
+/** The checks of {@link DeadLetterTargetOptions}. */
+export const dlqTargetSchema = brokerEndpointSchema.extend({
+  queue: z.string({ error: "a queue name" }),
+  vhost: nonEmptyString().optional(),
+});
 
 /** Options shared by every dead-letter operation. */
 export interface DeadLetterTargetOptions extends BrokerEndpointOptions {
@@ -121,7 +130,7 @@ export async function readyCount(
     if (replyCode(error) === 404) return undefined;
     if (replyCode(error) === 403) {
       throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
+        ErrorCode.WARREN_BROKER_AUTH,
         `the broker refused access to queue "${queue}" (${(error as Error).message}): grant the user read and write permissions on the vhost`,
         { cause: error },
       );

@@ -4,6 +4,8 @@
  * retry policy: a done mark must outlive every retry copy of its message, or
  * a late copy would find the key forgotten and run the handler again.
  */
+import { z } from "zod";
+import { integer, resolveOptions } from "../options.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
 import type { GuardOutcome, IdempotencyStore, TimedIdempotencyGuard } from "./types.ts";
@@ -22,6 +24,12 @@ export const IDEMPOTENCY_DEFAULTS = Object.freeze({
    * @default 86_400_000 (24 h)
    */
   retentionMs: 86_400_000,
+});
+
+/** The checks of the guard's timing; defaults from {@link IDEMPOTENCY_DEFAULTS}. */
+const guardTimingSchema = z.object({
+  leaseMs: integer(1).default(IDEMPOTENCY_DEFAULTS.leaseMs),
+  retentionMs: integer(1).default(IDEMPOTENCY_DEFAULTS.retentionMs),
 });
 
 /** Options of {@link createIdempotencyGuard}. */
@@ -73,19 +81,11 @@ export function resolveGuardTiming(
   options: { leaseMs?: number | undefined; retentionMs?: number | undefined },
   limits: IdempotencyLimits = {},
 ): ResolvedGuardTiming {
-  const leaseMs = options.leaseMs ?? IDEMPOTENCY_DEFAULTS.leaseMs;
-  const retentionMs = options.retentionMs ?? IDEMPOTENCY_DEFAULTS.retentionMs;
-  for (const [name, value] of [
-    ["leaseMs", leaseMs],
-    ["retentionMs", retentionMs],
-  ] as const) {
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new IdempotencyError(
-        IdempotencyErrorCode.invalidOptions,
-        `idempotency.${name} must be a positive integer of milliseconds, got ${String(value)}`,
-      );
-    }
-  }
+  const { leaseMs, retentionMs } = resolveOptions(guardTimingSchema, options, {
+    context: "idempotency guard",
+    prefix: "idempotency",
+    errorClass: IdempotencyError,
+  });
   const { policy, timeoutMs } = limits;
   if (policy !== undefined) {
     const pathMs = retryPathMs(policy);

@@ -8,6 +8,7 @@
  * Table names are validated and quoted here, once; every statement is built
  * from the resolved {@link IdempotencyTable}.
  */
+import { invalidOption } from "../options.ts";
 import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
 
 /** Default table name of the PostgreSQL stores. */
@@ -33,9 +34,11 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export function resolveIdempotencyTable(name = DEFAULT_IDEMPOTENCY_TABLE): IdempotencyTable {
   const parts = name.split(".");
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
-    throw new IdempotencyError(
-      IdempotencyErrorCode.invalidOptions,
-      `idempotency table "${name}" is not a plain identifier; use letters, digits and "_", optionally qualified by a schema ("schema.table")`,
+    throw invalidOption(
+      { context: "idempotency table", errorClass: IdempotencyError },
+      "table",
+      name,
+      'a plain identifier: letters, digits and "_", optionally qualified by a schema ("schema.table")',
     );
   }
   const table = parts[parts.length - 1] ?? name;
