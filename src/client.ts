@@ -182,8 +182,11 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     this.#publisher.publish(routingKey, message, options, this.#options.messages);
 
   /**
-   * Sends a pre-built envelope with confirms (the consumer runtime's retry
-   * and dead-letter copies). Resolves on the broker's confirm. Bound.
+   * @internal Sends a pre-built envelope with confirms. It skips `maxBytes`
+   * and the message registry's schemas, so it is not part of the API: the
+   * consumer runtime sends its retry and dead-letter copies through the
+   * publisher directly, and tests use this to reach the publisher's edge
+   * cases.
    */
   readonly send = (envelope: Envelope): Promise<void> => this.#publisher.send(envelope);
 

@@ -26,7 +26,12 @@ import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
-import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
+import {
+  type ConsumeOptions,
+  type Handler,
+  type ResolvedConsumeOptions,
+  resolveConsumeOptions,
+} from "./options.ts";
 import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
@@ -67,9 +72,26 @@ interface Subscription {
   delivery: BatchedDeliveryChannel;
 }
 
+/**
+ * What a lane needs from its consumer, handed over privately when the
+ * consumer builds its lanes, so that a lane never reads the consumer's
+ * members (which are not part of its API).
+ */
+interface LaneContext {
+  readonly queue: string;
+  readonly options: ResolvedConsumeOptions<unknown>;
+  readonly runtime: DeliveryRuntime<unknown>;
+  readonly logger: Logger;
+  readonly connection: ManagedConnection;
+  /** True once the consumer's `close()` was called. */
+  readonly closing: boolean;
+  emit(event: "subscribed" | "cancelled", lane: number): void;
+}
+
 /** One channel and the handler that runs its deliveries one at a time. */
 class Lane {
-  readonly #consumer: Consumer;
+  /** The consumer, as its lanes see it. */
+  readonly #consumer: LaneContext;
   readonly #index: number;
   #sub: Subscription | undefined;
   #loop: Promise<void> | undefined;
@@ -77,7 +99,7 @@ class Lane {
   #pump: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(consumer: Consumer, index: number) {
+  constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
     this.#index = index;
   }
@@ -258,7 +280,22 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.logger = runtime.logger;
     this.connection = deps.connection;
     this.#deps = deps;
-    this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
+    const consumer = this;
+    const context: LaneContext = {
+      queue: runtime.queue,
+      options: runtime.options,
+      runtime,
+      logger: runtime.logger,
+      connection: deps.connection,
+      get closing() {
+        return consumer.closing;
+      },
+      emit: (event, lane) => this.emit(event, lane),
+    };
+    this.#lanes = Array.from(
+      { length: runtime.options.concurrency },
+      (_, i) => new Lane(context, i),
+    );
   }
 
   /** True once `close()` was called. */
