@@ -401,7 +401,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
- *   work queue of the topology, `WARREN_CONSUME_BAD_OPTION` for bad options,
+ *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
  *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
  */
 export async function startConsumer<T>(

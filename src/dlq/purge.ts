@@ -4,8 +4,9 @@
  * `yes` explicitly (the CLI's `--yes`).
  */
 import { z } from "zod";
+import { ErrorCode } from "../errors.ts";
 import { resolveOptions } from "../options.ts";
-import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+import { DeadLetterError } from "./errors.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
@@ -44,7 +45,7 @@ export async function purgeDeadLetters(options: PurgeDeadLettersOptions): Promis
   );
   if (options.yes !== true) {
     throw new DeadLetterError(
-      DeadLetterErrorCode.purgeUnconfirmed,
+      ErrorCode.WARREN_DLQ_PURGE_UNCONFIRMED,
       `purging the dead letters of "${options.queue}" deletes them for good: confirm with --yes (yes: true in code), or replay them instead with \`warren dlq replay ${options.queue}\``,
     );
   }

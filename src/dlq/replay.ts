@@ -29,10 +29,11 @@
  * reason, error type and message, attempts and times of the last failure).
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
+import { ErrorCode } from "../errors.ts";
 import { copyProperties, HEADER } from "../headers.ts";
 import { integer, resolveOptions } from "../options.ts";
 import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
-import { DeadLetterError, DeadLetterErrorCode, type ReplayProgress } from "./errors.ts";
+import { DeadLetterError, type ReplayProgress } from "./errors.ts";
 import { dlqDefaults } from "./inspect.ts";
 import {
   type DeadLetterTargetOptions,
@@ -220,7 +221,7 @@ function stopped(
       ? "reading the next dead letter"
       : `replaying message ${letter.messageId === undefined ? `at position ${letter.position}` : `"${letter.messageId}"`}`;
   return new DeadLetterError(
-    DeadLetterErrorCode.replayFailed,
+    ErrorCode.WARREN_DLQ_REPLAY_FAILED,
     `replay of "${pair.deadLetterQueue}" to "${pair.queue}" in vhost "${pair.vhost}" stopped while ${which}: ${why}. ` +
       `${progress.replayed} message${progress.replayed === 1 ? " was" : "s were"} replayed; the failed one and all others are still in "${pair.deadLetterQueue}". Fix the cause and run the replay again.`,
     { cause, progress },
@@ -256,7 +257,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
     const total = await deadLetterCount(session);
     if ((await readyCount(connection, pair.queue)) === undefined) {
       throw new DeadLetterError(
-        DeadLetterErrorCode.targetMissing,
+        ErrorCode.WARREN_DLQ_TARGET_MISSING,
         `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" does not exist in vhost "${pair.vhost}". Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
       );
     }

@@ -17,7 +17,7 @@ import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
 import { nonEmptyString } from "../options.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
-import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+import { DeadLetterError } from "./errors.ts";
 
 /** The checks of {@link DeadLetterTargetOptions}. */
 export const dlqTargetSchema = brokerEndpointSchema.extend({
@@ -52,7 +52,7 @@ export function queuePair(queue: string, vhost: string): QueuePair {
   const work = queue.endsWith(DLQ_SUFFIX) ? queue.slice(0, -DLQ_SUFFIX.length) : queue;
   if (work === "") {
     throw new DeadLetterError(
-      DeadLetterErrorCode.invalidOptions,
+      ErrorCode.WARREN_INVALID_OPTIONS,
       `queue name "${queue}" is empty: pass the work queue, e.g. orders.fulfil (or orders.fulfil.dlq)`,
     );
   }
@@ -145,7 +145,7 @@ export async function deadLetterCount(session: DeadLetterSession): Promise<numbe
   const count = await readyCount(session.connection, deadLetterQueue);
   if (count === undefined) {
     throw new DeadLetterError(
-      DeadLetterErrorCode.notFound,
+      ErrorCode.WARREN_DLQ_NOT_FOUND,
       `queue "${deadLetterQueue}" does not exist in vhost "${vhost}": check the queue name ("${queue}") and --vhost, or declare the topology with \`warren topology apply <file>\` (every queue Q gets Q.dlq)`,
     );
   }

@@ -11,8 +11,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { ErrorCode } from "../errors.ts";
 import { fn, integer, resolveOptions } from "../options.ts";
-import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+import { IdempotencyError } from "./errors.ts";
 import type { BeginResult, IdempotencyStore } from "./types.ts";
 
 /** Defaults of {@link MemoryIdempotencyStoreOptions}. */
@@ -55,7 +56,7 @@ interface KeyRecord {
 /**
  * Creates an in-memory store.
  *
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` when
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS` when
  *   `maxKeys` is not a positive integer.
  */
 export function createMemoryIdempotencyStore(
@@ -103,7 +104,7 @@ export function createMemoryIdempotencyStore(
       }
     }
     throw new IdempotencyError(
-      IdempotencyErrorCode.storeFull,
+      ErrorCode.WARREN_IDEMPOTENCY_STORE_FULL,
       `memory idempotency store: all ${maxKeys} keys hold live leases; raise maxKeys above the number of messages handled at once`,
     );
   }

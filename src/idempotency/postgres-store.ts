@@ -66,7 +66,7 @@ export interface PostgresIdempotencyStore extends IdempotencyStore {
  * Creates a PostgreSQL store. Creating it runs no SQL; the first call on a
  * missing table rejects with `WARREN_IDEMPOTENCY_TABLE_MISSING`.
  *
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` for a bad
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS` for a bad
  *   table name or batch size.
  */
 export function createPostgresIdempotencyStore(

@@ -6,22 +6,6 @@
 import { ErrorCode, PublishError } from "../errors.ts";
 import type { Envelope } from "./envelope.ts";
 
-/** Every code a publish can fail with. */
-export const PUBLISH_ERROR_CODES = Object.freeze([
-  ErrorCode.WARREN_PUBLISH_NACKED,
-  ErrorCode.WARREN_PUBLISH_UNROUTABLE,
-  ErrorCode.WARREN_PUBLISH_TIMEOUT,
-  ErrorCode.WARREN_PUBLISH_CONNECTION_LOST,
-  ErrorCode.WARREN_PUBLISH_BLOCKED,
-  ErrorCode.WARREN_PUBLISH_TOO_LARGE,
-  ErrorCode.WARREN_PUBLISH_INVALID_PAYLOAD,
-  ErrorCode.WARREN_PUBLISH_NOT_CONNECTED,
-  ErrorCode.WARREN_PUBLISH_BACKLOG_FULL,
-  ErrorCode.WARREN_PUBLISH_CLOSED,
-] as const);
-
-export type PublishErrorCode = (typeof PUBLISH_ERROR_CODES)[number];
-
 /** `exchange "orders", routing key "order.created", messageId "…"`. */
 export function describeTarget(envelope: Envelope): string {
   const exchange =
