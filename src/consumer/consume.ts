@@ -22,7 +22,7 @@ import type { Logger } from "pino";
 import type { BackoffOptions } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
-import { ConsumeError } from "../errors.ts";
+import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
@@ -30,7 +30,12 @@ import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-
 import { startDepthSampler } from "./depth.ts";
 import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
 import { bindMeters } from "./meters.ts";
-import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
+import {
+  type ConsumeOptions,
+  type Handler,
+  type ResolvedConsumeOptions,
+  resolveConsumeOptions,
+} from "./options.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -72,9 +77,28 @@ interface Subscription {
   delivery: BatchedDeliveryChannel;
 }
 
+/**
+ * What a lane needs from its consumer, handed over privately when the
+ * consumer builds its lanes, so that a lane never reads the consumer's
+ * members (which are not part of its API).
+ */
+interface LaneContext {
+  readonly queue: string;
+  readonly options: ResolvedConsumeOptions<unknown>;
+  readonly runtime: DeliveryRuntime<unknown>;
+  readonly logger: Logger;
+  readonly connection: ManagedConnection;
+  /** The client's backoff, capped at `resubscribeMaxDelayMs`: paces re-subscribing. */
+  readonly resubscribeBackoff: BackoffOptions;
+  /** True once the consumer's `close()` was called. */
+  readonly closing: boolean;
+  emit(event: "subscribed" | "cancelled", lane: number): void;
+}
+
 /** One channel and the handler that runs its deliveries one at a time. */
 class Lane {
-  readonly #consumer: Consumer;
+  /** The consumer, as its lanes see it. */
+  readonly #consumer: LaneContext;
   readonly #index: number;
   readonly #channel: ReopeningChannel<Channel>;
   #sub: Subscription | undefined;
@@ -82,7 +106,7 @@ class Lane {
   #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
   #pump: Promise<void> | undefined;
 
-  constructor(consumer: Consumer, index: number) {
+  constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
     this.#index = index;
     this.#channel = new ReopeningChannel({
@@ -220,8 +244,6 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly logger: Logger;
   /** @internal */
   readonly connection: ManagedConnection;
-  /** @internal The connection's backoff, capped at `resubscribeMaxDelayMs`. */
-  readonly resubscribeBackoff: BackoffOptions;
   readonly #lanes: Lane[];
   #closing: Promise<void> | undefined;
   #depth: { stop(): Promise<void> } | undefined;
@@ -237,11 +259,27 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.connection = deps.connection;
     this.#deps = deps;
     const backoff = deps.connection.backoff;
-    this.resubscribeBackoff = Object.freeze({
+    const resubscribeBackoff = Object.freeze({
       ...backoff,
       maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
     });
-    this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
+    const consumer = this;
+    const context: LaneContext = {
+      queue: runtime.queue,
+      options: runtime.options,
+      runtime,
+      logger: runtime.logger,
+      connection: deps.connection,
+      resubscribeBackoff,
+      get closing() {
+        return consumer.closing;
+      },
+      emit: (event, lane) => this.emit(event, lane),
+    };
+    this.#lanes = Array.from(
+      { length: runtime.options.concurrency },
+      (_, i) => new Lane(context, i),
+    );
   }
 
   /** True once `close()` was called. */
@@ -269,13 +307,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       const text = error instanceof Error ? error.message : String(error);
       if (/NOT_FOUND/.test(text)) {
         throw new ConsumeError(
-          "WARREN_CONSUME_QUEUE_MISSING",
+          ErrorCode.WARREN_CONSUME_QUEUE_MISSING,
           `consume("${this.queue}"): the queue does not exist on the broker. Declare the topology first (\`warren topology apply <file>\` or applyTopology()).`,
           { cause: error },
         );
       }
       throw new ConsumeError(
-        "WARREN_CONSUME_SUBSCRIBE_FAILED",
+        ErrorCode.WARREN_CONSUME_SUBSCRIBE_FAILED,
         `consume("${this.queue}"): could not subscribe: ${text}`,
         { cause: error },
       );
@@ -347,7 +385,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
- *   work queue of the topology, `WARREN_CONSUME_BAD_OPTION` for bad options,
+ *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
  *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
  */
 export async function startConsumer<T>(
@@ -360,7 +398,7 @@ export async function startConsumer<T>(
   if (policy === undefined) {
     const known = Object.keys(deps.topology.retryPolicies);
     throw new ConsumeError(
-      "WARREN_CONSUME_UNKNOWN_QUEUE",
+      ErrorCode.WARREN_CONSUME_UNKNOWN_QUEUE,
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
