@@ -3,6 +3,7 @@
  * from test/support/global-setup.ts through vitest's `inject`.
  */
 import { inject } from "vitest";
+import { ManagementClient } from "../../src/management/client.ts";
 import type { BrokerSource } from "../../src/testing/broker.ts";
 import { managementRequest } from "../../src/testing/management.ts";
 import { randomName } from "./names.ts";
@@ -24,6 +25,29 @@ export function brokerUrls(): BrokerUrls {
     managementUrl: inject("RABBITMQ_MANAGEMENT_URL"),
     source: inject("WARREN_BROKER_SOURCE"),
   };
+}
+
+/**
+ * The user name the run's broker URL logs in with. A URL without one means
+ * AMQP's default user, as amqplib and the management client read it.
+ */
+export function brokerUser(): string {
+  return decodeURIComponent(new URL(brokerUrls().url).username || "guest");
+}
+
+/**
+ * A management client for the run's broker, with the management URL's
+ * credentials, else the AMQP URL's: no test names a password of its own.
+ */
+export function managementClient(): ManagementClient {
+  const { url, managementUrl } = brokerUrls();
+  const m = new URL(managementUrl);
+  const a = new URL(url);
+  const username = decodeURIComponent(m.username || a.username || "guest");
+  const password = decodeURIComponent(m.password || a.password || "guest");
+  m.username = "";
+  m.password = "";
+  return new ManagementClient({ url: m.toString(), username, password });
 }
 
 /**
@@ -57,7 +81,7 @@ export interface Vhost {
 export async function withVhost<T>(fn: (vhost: Vhost) => Promise<T>): Promise<T> {
   const { url, managementUrl } = brokerUrls();
   const name = randomName("vhost");
-  const user = decodeURIComponent(new URL(url).username || "guest");
+  const user = brokerUser();
   const path = `/api/vhosts/${encodeURIComponent(name)}`;
   await management(path, { method: "PUT", body: "{}" });
   try {
