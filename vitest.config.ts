@@ -8,7 +8,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // Type-level tests (`*.test-d.ts`) are compiled, not run: vitest's
+          // typecheck mode runs tsc on them and reports each failing assertion
+          // or unused `@ts-expect-error` as a failed test.
+          typecheck: { enabled: true, include: ["test/unit/**/*.test-d.ts"] },
+        },
       },
       {
         extends: true,
