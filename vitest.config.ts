@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three tiers (DESIGN.md §11): unit tests need nothing; integration and
+// Three tiers (docs/testing.md): unit tests need nothing; integration and
 // reliability tests share one broker that test/support/global-setup.ts finds
 // or starts once per run.
 export default defineConfig({

@@ -40,7 +40,7 @@ export async function freshTopology(
   return { vhost, url: urlFor(vhost), remove: () => management().deleteVhost(vhost) };
 }
 
-/** A dead letter as the consumer runtime writes it (DESIGN.md §4). */
+/** A dead letter as the consumer runtime writes it (docs/architecture.md#message-properties-and-headers). */
 export interface LetterSpec {
   messageId: string;
   reason?: string;
