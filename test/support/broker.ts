@@ -64,6 +64,13 @@ export async function management<T = unknown>(path: string, init: RequestInit = 
   return (text === "" ? undefined : JSON.parse(text)) as T;
 }
 
+/** The AMQP URL of the run's broker (or of `base`) with `vhost` as its path. */
+export function vhostUrl(vhost: string, base = brokerUrls().url): string {
+  const url = new URL(base);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
 /** A fresh vhost handed to {@link withVhost}'s callback. */
 export interface Vhost {
   name: string;
@@ -89,9 +96,7 @@ export async function withVhost<T>(fn: (vhost: Vhost) => Promise<T>): Promise<T>
       method: "PUT",
       body: JSON.stringify({ configure: ".*", write: ".*", read: ".*" }),
     });
-    const vhostUrl = new URL(url);
-    vhostUrl.pathname = `/${encodeURIComponent(name)}`;
-    return await fn({ name, url: vhostUrl.href, managementUrl });
+    return await fn({ name, url: vhostUrl(name, url), managementUrl });
   } finally {
     await management(path, { method: "DELETE" }).catch(() => {});
   }

@@ -3,7 +3,7 @@ import amqp, { type GetMessage } from "amqplib";
 import { applyTopology } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
-import { brokerUrls, managementClient as management } from "../../support/broker.ts";
+import { brokerUrls, managementClient as management, vhostUrl } from "../../support/broker.ts";
 import { randomName } from "../../support/names.ts";
 
 const _repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -14,11 +14,7 @@ export const { url: amqpUrl, managementUrl } = brokerUrls();
 export { randomName };
 
 /** The AMQP URL of the test broker pointing at `vhost`. */
-export function urlFor(vhost: string): string {
-  const url = new URL(amqpUrl);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
+export const urlFor = (vhost: string): string => vhostUrl(vhost);
 
 /** A work queue's options in the topology file (`type`, `deliveryLimit`, `maxLength`, ...). */
 export type QueueSpec = Record<string, unknown>;

@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { managementRequest } from "../../../src/testing/management.ts";
 import { brokerUrls, brokerUser } from "../../support/broker.ts";
 import { randomName } from "../../support/names.ts";
+import { sleep } from "../../support/wait.ts";
 
 /** The run's broker, provided by test/support/global-setup.ts. */
 export const { url: brokerUrl, managementUrl } = brokerUrls();
@@ -95,6 +96,4 @@ export async function drainIds(channel: Channel, queue: string): Promise<Set<str
   return ids;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import type { ManagementClient } from "../../../src/management/client.ts";
-import { brokerUrls, brokerUser, managementClient } from "../../support/broker.ts";
+import { brokerUrls, brokerUser, managementClient, vhostUrl } from "../../support/broker.ts";
 import { randomName } from "../../support/names.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -43,14 +43,9 @@ export async function freshVhost(
   return { vhost, remove: () => client.deleteVhost(vhost) };
 }
 
-/** The AMQP URL of the test broker pointing at `vhost`. */
-export function urlFor(vhost: string, base = amqpUrl): string {
-  const url = new URL(base);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
-
 export { type CliRun, runCli } from "../../support/cli.ts";
+/** The AMQP URL of the test broker pointing at `vhost`. */
+export const urlFor = vhostUrl;
 
 /** Publishes `count` persistent messages straight to `queue` (default exchange), with confirms. */
 export async function publishTo(vhost: string, queue: string, count: number): Promise<void> {
