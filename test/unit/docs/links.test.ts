@@ -90,6 +90,19 @@ describe("links in the docs", () => {
     expect(checked).toBeGreaterThan(20);
   });
 
+  it("cites no design file from outside the repository", async () => {
+    // The contracts live in docs/architecture.md; a "DESIGN.md §N" reference
+    // (a file that is not in this repository) cannot be followed by a reader.
+    const outside: string[] = [];
+    const self = join(import.meta.dirname, "links.test.ts");
+    const files = [...(await markdownPages()), ...(await sourceFiles())];
+    for (const file of files.filter((f) => f !== self)) {
+      const text = await readFile(file, "utf8");
+      if (text.includes("DESIGN.md")) outside.push(relative(root, file));
+    }
+    expect(outside).toEqual([]);
+  });
+
   it("finds the section of every docs page a comment in src/, test/ or bench/ cites", async () => {
     const broken: string[] = [];
     for (const file of await sourceFiles()) {
