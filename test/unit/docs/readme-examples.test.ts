@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 // examples/ and test/). The block is marked `<!-- example: <file> -->` on the
 // line above it; this test keeps block and file identical, and fails on a
 // TypeScript block without a marker, so no page can show code that does not
-// compile. In examples/, files import "../src/index.ts"; the page shows "warren".
+// compile. In examples/, files import "../src/index.ts" and
+// "../src/testing/index.ts"; the page shows "warren" and "warren/testing".
 const root = join(import.meta.dirname, "../../..");
 
 interface CodeBlock {
@@ -65,7 +66,11 @@ describe("TypeScript in README.md and docs/", () => {
         true,
       );
       const source = await readFile(join(root, file), "utf8");
-      expect(block.code).toBe(source.replaceAll('"../src/index.ts"', '"warren"'));
+      expect(block.code).toBe(
+        source
+          .replaceAll('"../src/index.ts"', '"warren"')
+          .replaceAll('"../src/testing/index.ts"', '"warren/testing"'),
+      );
     });
   }
 });
