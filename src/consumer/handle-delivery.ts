@@ -1,7 +1,7 @@
 /**
  * What happens to one delivery: decide its verdict (verdict.ts: decode,
  * run the handler, judge), then settle it (settle-delivery.ts) by the outcome
- * table of DESIGN.md §5. No path drops a message; the worst case is a
+ * table of docs/architecture.md#handler-outcomes. No path drops a message; the worst case is a
  * duplicate.
  */
 import type { ConsumeMessage } from "amqplib";

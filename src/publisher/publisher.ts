@@ -1,8 +1,9 @@
 /**
- * The confirmed publisher (DESIGN.md §7): one confirm channel on the
- * publisher's own connection, kept open by a ReopeningChannel
- * (connection/reopening-channel.ts): reopened after the broker closes it,
- * with the client's backoff, and whenever the connection reopens.
+ * The confirmed publisher (docs/architecture.md#the-publishers-promise): one
+ * confirm channel on the publisher's own connection, kept open by a
+ * ReopeningChannel (connection/reopening-channel.ts): reopened after the
+ * broker closes it, with the client's backoff, and whenever the connection
+ * reopens.
  *
  * Every publish becomes a pending entry that settles exactly once:
  *
