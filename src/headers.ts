@@ -6,7 +6,7 @@
 import type { MessageProperties, Options } from "amqplib";
 
 export const HEADER = Object.freeze({
-  /** 1 on the first delivery; set on every retry copy. */
+  /** Absent on a first publish (attempt 1); 2, 3, ... on retry copies. */
   attempt: "warren-attempt",
   // On a dead-lettered copy:
   attempts: "warren-attempts",

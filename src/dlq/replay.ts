@@ -21,8 +21,8 @@
  *
  * What the copy carries (docs/dlq.md has the table): the body and properties
  * unchanged (without `expiration`, `userId` and `clusterId`, as the runtime's
- * own copies), `warren-attempt: 1` so the message gets its full retry budget
- * again, the origin headers kept (filled from `x-death` when the broker
+ * own copies), no `warren-attempt` header (its absence means attempt 1) so the message gets
+ * its full retry budget again, the origin headers kept (filled from `x-death` when the broker
  * dead-lettered it), the failure headers and the broker's death headers
  * removed, and a short history: `warren-replay-count`, `warren-replayed-at`,
  * `warren-replayed-from`, and `warren-previous-failure` (a table with the
@@ -138,8 +138,9 @@ export function replayHeaders(
   now: Date,
 ): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...headers };
-  for (const name of [...BROKER_DEATH_HEADERS, ...FAILURE_HEADERS]) delete copy[name];
-  copy[HEADER.attempt] = 1;
+  for (const name of [...BROKER_DEATH_HEADERS, ...FAILURE_HEADERS, HEADER.attempt]) {
+    delete copy[name];
+  }
   copy[HEADER.originalQueue] ??= pair.queue;
   if (letter.originalExchange !== undefined) {
     copy[HEADER.originalExchange] ??= letter.originalExchange;

@@ -7,15 +7,17 @@
  * - `contentType: application/json`, `deliveryMode: 2` (persistent);
  * - `messageId`: a UUIDv7 unless given, so ids sort by creation time;
  * - `timestamp`: seconds since the epoch (the AMQP unit);
- * - `type`: the routing key unless given;
- * - `correlationId` when given;
- * - header `traceparent` (W3C trace context) when given in options or headers;
- * - header `warren-attempt: 1`, counted up by the consumer runtime's retries.
+ * - `type` and `correlationId` only when given (every delivery carries the
+ *   routing key already, and each property costs the broker work per message);
+ * - header `traceparent` (W3C trace context) when given in options or headers.
+ *
+ * No `warren-attempt` header: its absence means attempt 1, as for a message
+ * from any other client; only the runtime's retry copies carry it (2, 3, ...).
  */
 import { randomUUID } from "node:crypto";
 import type { Envelope } from "./envelope.ts";
 
-/** Header carrying the delivery attempt (1 on the first delivery). */
+/** Header carrying the delivery attempt: absent on a first publish, 2, 3, ... on retry copies. */
 export const ATTEMPT_HEADER = "warren-attempt";
 
 /** Header carrying the W3C trace context of the publishing span. */
@@ -29,7 +31,7 @@ export interface PublishOptions {
   messageId?: string;
   /** Correlation id, e.g. the id of the request this message answers. */
   correlationId?: string;
-  /** The `type` property; the routing key when omitted. */
+  /** The `type` property; not sent when omitted. */
   type?: string;
   /**
    * W3C `traceparent` of the current span, sent as the `traceparent` header.
@@ -38,7 +40,8 @@ export interface PublishOptions {
   traceparent?: string;
   /**
    * Application headers. Headers named `warren-*` are owned by warren and
-   * `x-*` by the broker; `warren-attempt` is always set to 1 here.
+   * `x-*` by the broker; a `warren-attempt` given here is dropped, since
+   * a first publish is attempt 1, which the header's absence means.
    */
   headers?: Record<string, unknown>;
   /**
@@ -69,16 +72,24 @@ export function buildEnvelope(
   if (json === undefined) {
     throw new TypeError(`a ${typeof payload} has no JSON representation`);
   }
-  const headers: Record<string, unknown> = { ...options.headers, [ATTEMPT_HEADER]: 1 };
-  if (options.traceparent !== undefined) headers[TRACEPARENT_HEADER] = options.traceparent;
   const properties: Envelope["properties"] = {
     contentType: "application/json",
     deliveryMode: 2,
     messageId: options.messageId ?? uuidv7(),
     timestamp: Math.floor(Date.now() / 1000),
-    type: options.type ?? routingKey,
-    headers,
   };
+  // Headers only when there are some: an empty table still costs encoding.
+  let headers: Record<string, unknown> | undefined;
+  if (options.headers !== undefined) {
+    headers = { ...options.headers };
+    delete headers[ATTEMPT_HEADER];
+  }
+  if (options.traceparent !== undefined) {
+    headers ??= {};
+    headers[TRACEPARENT_HEADER] = options.traceparent;
+  }
+  if (headers !== undefined) properties.headers = headers;
+  if (options.type !== undefined) properties.type = options.type;
   if (options.correlationId !== undefined) properties.correlationId = options.correlationId;
   const envelope: Envelope = {
     exchange,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { MessageContext } from "../../../src/consumer/context.ts";
 import { ConsumeError, NonRetryableError } from "../../../src/errors.ts";
+import { buildEnvelope } from "../../../src/publisher/publish.ts";
 import { consumedCount, createHarness, type Harness, sleep, waitFor } from "./harness.ts";
 
 // One row of the outcome table (docs/architecture.md#handler-outcomes) per test, on a work queue with
@@ -80,6 +81,27 @@ describe("consumer outcomes", () => {
     await expectEmpty(Q, DLQ, ...TIERS);
     // Retry copies come back to Q only, not to other queues on the exchange.
     expect(await h.depth("audit")).toBe(1);
+  });
+
+  it("sends a first publish without warren-attempt or type, and counts retry copies from 2", async () => {
+    const seen: { header: unknown; type: unknown; attempt: number }[] = [];
+    await h.consume(Q, (_message, context) => {
+      const { properties } = context.raw;
+      seen.push({
+        header: properties.headers?.["warren-attempt"],
+        type: properties.type,
+        attempt: context.attempt,
+      });
+      if (context.attempt < 3) throw new Error(`boom ${context.attempt}`);
+    });
+    // Through warren's own publish path: buildEnvelope, then the confirmed send.
+    await h.publisher.send(buildEnvelope("events", "job.created", { id: 9 }, {}));
+    await waitFor(async () => (await consumed("acked")) === 1, 10_000, "ack on attempt 3");
+    expect(seen).toEqual([
+      { header: undefined, type: undefined, attempt: 1 },
+      { header: 2, type: undefined, attempt: 2 },
+      { header: 3, type: undefined, attempt: 3 },
+    ]);
   });
 
   it("dead-letters a message that always fails after exactly maxAttempts calls, with its error", async () => {

@@ -106,14 +106,16 @@ describe("publisher against a real broker", () => {
     expect(first.properties).toMatchObject({
       contentType: "application/json",
       deliveryMode: 2,
-      type: "order.created",
       correlationId: "c-1",
       headers: {
-        "warren-attempt": 1,
         tenant: "t-1",
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       },
     });
+    // No `warren-attempt` on a first publish (absent means attempt 1), and no
+    // `type` unless given.
+    expect(first.properties.headers).not.toHaveProperty("warren-attempt");
+    expect(first.properties.type).toBeUndefined();
     expect(first.properties.messageId).toMatch(UUID_V7);
     expect(Math.abs(first.properties.timestamp - Date.now() / 1000)).toBeLessThan(60);
     expect(second.properties).toMatchObject({ messageId: "m-2", type: "Paid" });

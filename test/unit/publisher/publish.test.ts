@@ -50,10 +50,13 @@ describe("buildEnvelope", () => {
     expect(envelope.properties).toMatchObject({
       contentType: "application/json",
       deliveryMode: 2,
-      type: "order.created",
       correlationId: "c-1",
-      headers: { tenant: "t", "warren-attempt": 1, traceparent: "00-abc-def-01" },
+      headers: { tenant: "t", traceparent: "00-abc-def-01" },
     });
+    // A first publish is attempt 1, which the header's absence says; `type`
+    // is sent only when given.
+    expect(envelope.properties.headers).not.toHaveProperty("warren-attempt");
+    expect("type" in envelope.properties).toBe(false);
     expect(envelope.properties.messageId).toMatch(UUID_V7);
     expect(envelope.properties.timestamp).toBe(Math.floor(Date.now() / 1000));
   });
@@ -70,6 +73,12 @@ describe("buildEnvelope", () => {
       headers: { traceparent: "00-from-headers-01" },
     });
     expect("correlationId" in envelope.properties).toBe(false);
+  });
+
+  it("sends no headers table and no type when none are given", () => {
+    const envelope = buildEnvelope("", "q", { a: 1 }, {});
+    expect(envelope.properties.headers).toBeUndefined();
+    expect(envelope.properties.type).toBeUndefined();
   });
 
   it("refuses payloads without a JSON form", () => {
