@@ -2,7 +2,11 @@
  * `npm run bench`: runs every comparison and the latency table, alternating
  * candidate and baseline runs, and writes the tables to docs/performance.md.
  *
- *   node bench/run.ts [--rounds 5] [--only "<scenario name>"] [--no-write] [--quick]
+ *   node bench/run.ts [--rounds 5] [--only "<scenario name>"] [--match <text>] [--no-write] [--quick]
+ *
+ * Every measurement runs in a fresh process (bench/measure-one.ts), so no
+ * side inherits another's JIT state, heap or sockets. `--match` keeps the
+ * scenarios whose name contains the text (e.g. "quorum", "pipelined").
  *
  * The broker comes from `findOrStartBroker()` (RABBITMQ_URL, else a Docker
  * container, else a throwaway local rabbitmq-server) and is stopped at the
@@ -15,29 +19,25 @@
  * Add scenarios by exporting a `Comparison[]` from a module next to this one
  * and listing it in `comparisons` below.
  */
+
+import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { connect as amqpConnect } from "amqplib";
 import { type Broker, findOrStartBroker } from "../src/testing/broker.ts";
 import { findOrStartPostgres, type Postgres } from "../src/testing/postgres.ts";
-import { consumeComparisons } from "./consume.ts";
-import { idempotencyComparisons } from "./idempotency.ts";
+import { comparisons } from "./comparisons.ts";
 import { formatLatency, type LatencyRow, latencyTargets, measureLatency } from "./latency.ts";
-import { publishComparisons } from "./publish.ts";
-import { type BenchContext, type Comparison, median, rate } from "./scenario.ts";
+import { type BenchContext, type Comparison, type Measurement, median, rate } from "./scenario.ts";
 
-const comparisons: Comparison[] = [
-  ...publishComparisons,
-  ...consumeComparisons,
-  ...idempotencyComparisons,
-];
 const LATENCY = "end-to-end latency";
 
 const { values } = parseArgs({
   options: {
     rounds: { type: "string" },
     only: { type: "string" },
+    match: { type: "string" },
     "no-write": { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
   },
@@ -51,7 +51,8 @@ if (only !== undefined && only !== LATENCY && !comparisons.some((c) => c.name ==
     `--only "${only}" names no scenario; one of:\n${[...comparisons.map((c) => c.name), LATENCY].map((n) => `  ${n}`).join("\n")}`,
   );
 }
-const write = !values["no-write"] && only === undefined && !quick;
+const match = values.match;
+const write = !values["no-write"] && only === undefined && match === undefined && !quick;
 
 // The script, unlike the library, may own the process: on Ctrl-C, exit
 // normally so that the exit hooks stop a broker or database we started.
@@ -67,17 +68,40 @@ interface Row {
   ratios: number[];
 }
 
+const execFileAsync = promisify(execFile);
+
+/** Runs one side of a comparison in a fresh node process (bench/measure-one.ts). */
+async function runFresh(
+  context: BenchContext,
+  comparison: Comparison,
+  side: "candidate" | "baseline",
+): Promise<Measurement> {
+  const settings = JSON.stringify({
+    url: context.url,
+    queueName: context.queueName(),
+    scale: context.scale,
+    databaseUrl: context.databaseUrl,
+  });
+  const script = new URL("./measure-one.ts", import.meta.url).pathname;
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [script, comparison.name, side, settings],
+    { maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Measurement;
+}
+
 async function measure(context: BenchContext, comparison: Comparison): Promise<Row> {
   const row: Row = { comparison, candidate: [], baseline: [], ratios: [] };
-  // One unmeasured run of each warms up the JIT and the broker.
-  await comparison.candidate.run(context);
-  await comparison.baseline.run(context);
+  // One unmeasured run of each warms up the broker (each process starts cold).
+  await runFresh(context, comparison, "candidate");
+  await runFresh(context, comparison, "baseline");
   for (let round = 0; round < rounds; round++) {
     // Alternate which side goes first, so neither always runs on a warmer broker.
     const order =
       round % 2 === 0 ? (["candidate", "baseline"] as const) : (["baseline", "candidate"] as const);
     for (const side of order) {
-      const result = rate(await comparison[side].run(context));
+      const result = rate(await runFresh(context, comparison, side));
       row[side].push(result);
       console.log(
         `${comparison.name} #${round + 1} ${comparison[side].label}: ${result.toFixed(0)} msg/s`,
@@ -124,7 +148,9 @@ const brokerSources: Record<Broker["source"], string> = {
   local: "a throwaway local rabbitmq-server node started by the run",
 };
 
-const selected = comparisons.filter((c) => only === undefined || c.name === only);
+const selected = comparisons.filter(
+  (c) => (only === undefined || c.name === only) && (match === undefined || c.name.includes(match)),
+);
 const broker = await findOrStartBroker();
 console.log(`broker: ${brokerSources[broker.source]}`);
 let postgres: Postgres | undefined;
@@ -164,7 +190,7 @@ try {
   for (const note of skipped) console.log(note.replaceAll("**", ""));
 
   let latency: LatencyRow[] | undefined;
-  if (only === undefined || only === LATENCY) {
+  if ((only === undefined && match === undefined) || only === LATENCY) {
     latency = await measureLatency(context, rounds, console.log);
     console.log(`\n${formatLatency(latency)}`);
   }
