@@ -124,13 +124,11 @@ function rawAmqplib(label: string, properties: Properties): Scenario {
 }
 
 /** The message warren sends, published with raw amqplib. */
-export const rawAmqplibSameMessage = rawAmqplib("amqplib, same message", (queue) => ({
+export const rawAmqplibSameMessage = rawAmqplib("amqplib, same message", () => ({
   persistent: true,
   contentType: "application/json",
   messageId: uuidv7(),
   timestamp: Math.floor(Date.now() / 1000),
-  type: queue,
-  headers: { "warren-attempt": 1 },
   mandatory: true,
 }));
 

@@ -6,7 +6,8 @@
  *
  * Every measurement runs in a fresh process (bench/measure-one.ts), so no
  * side inherits another's JIT state, heap or sockets. `--match` keeps the
- * scenarios whose name contains the text (e.g. "quorum", "pipelined").
+ * scenarios whose name contains the text (e.g. "quorum", "pipelined");
+ * `--scale 0.1` runs a tenth of each scenario's messages (at least 100).
  *
  * The broker comes from `findOrStartBroker()` (RABBITMQ_URL, else a Docker
  * container, else a throwaway local rabbitmq-server) and is stopped at the
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     only: { type: "string" },
     match: { type: "string" },
+    scale: { type: "string" },
     "no-write": { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
   },
@@ -52,6 +54,10 @@ if (only !== undefined && only !== LATENCY && !comparisons.some((c) => c.name ==
   );
 }
 const match = values.match;
+// A fraction of each scenario's message count, for a loaded machine where
+// the full counts would not fit in the time there is; recorded in the output.
+const scale = Number(values.scale ?? (quick ? 0.25 : 1));
+if (!(scale > 0 && scale <= 1)) throw new Error("--scale must be in (0, 1]");
 const write = !values["no-write"] && only === undefined && match === undefined && !quick;
 
 // The script, unlike the library, may own the process: on Ctrl-C, exit
@@ -176,7 +182,7 @@ try {
   const context: BenchContext = {
     url: broker.url,
     queueName: () => `bench-${runId}-${++counter}`,
-    scale: quick ? 0.25 : 1,
+    scale,
     databaseUrl: postgres?.url,
   };
 
@@ -187,6 +193,7 @@ try {
   }
   const table = formatRows(rows);
   console.log(`\n${table}`);
+  console.log(`(scale ${scale}, ${rounds} rounds)`);
   for (const note of skipped) console.log(note.replaceAll("**", ""));
 
   let latency: LatencyRow[] | undefined;

@@ -20,8 +20,10 @@ export interface Pending {
   seq: number;
   /** `performance.now()` at the call, for the confirm latency. */
   startedAt: number;
-  /** Overall timeout of the publish. */
-  timer: NodeJS.Timeout;
+  /** `performance.now()` when the whole publish times out (deadlines.ts). */
+  deadline: number;
+  /** Own timer, only when its timeout differs from the publisher's default. */
+  timer: NodeJS.Timeout | undefined;
   /** Set while it waits for the broker to unblock the connection. */
   blockedTimer: NodeJS.Timeout | undefined;
   /** Reply code and text of a `basic.return` for it. */

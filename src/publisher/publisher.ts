@@ -28,6 +28,7 @@ import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import { Backlog, type Pending } from "./backlog.ts";
+import { Deadlines } from "./deadlines.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import { type MessageRegistry, validatePayload } from "./messages.ts";
@@ -52,6 +53,7 @@ export class Publisher implements ConfirmedSender {
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
+  readonly #deadlines: Deadlines<Pending>;
   #channel: ConfirmChannel | undefined;
   #channelError: Error | undefined;
   #seq = 0;
@@ -69,6 +71,9 @@ export class Publisher implements ConfirmedSender {
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
+    this.#deadlines = new Deadlines<Pending>(this.#options.timeoutMs, (entry) =>
+      this.#onTimeout(entry, envelopeTimeout(entry, this.#options.timeoutMs)),
+    );
     this.#reopening = new ReopeningChannel<ConfirmChannel>({
       host: deps.connection,
       create: (model) => model.createConfirmChannel(),
@@ -179,18 +184,20 @@ export class Publisher implements ConfirmedSender {
       );
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const timeoutMs = envelope.timeoutMs ?? this.#options.timeoutMs;
+    const startedAt = performance.now();
     const entry: Pending = {
       envelope,
       resolve,
       reject,
       state: "queued",
       seq: 0,
-      startedAt: performance.now(),
-      timer: setTimeout(() => this.#onTimeout(entry, timeoutMs), timeoutMs),
+      startedAt,
+      deadline: 0,
+      timer: undefined,
       blockedTimer: undefined,
       returned: undefined,
     };
+    this.#deadlines.track(entry, envelopeTimeout(entry, this.#options.timeoutMs), startedAt);
     this.#outstanding++;
     if (canWrite) {
       this.#write(this.#channel as ConfirmChannel, entry);
@@ -283,7 +290,7 @@ export class Publisher implements ConfirmedSender {
       this.#inFlight.delete(entry);
     } else if (entry.state === "queued") this.#backlog.forget();
     entry.state = "done";
-    clearTimeout(entry.timer);
+    this.#deadlines.settled(entry);
     if (entry.blockedTimer !== undefined) clearTimeout(entry.blockedTimer);
     const metrics = this.#exchangeMetrics.for(entry.envelope.exchange);
     if (error === undefined) {
@@ -437,4 +444,9 @@ export class Publisher implements ConfirmedSender {
     this.#channel = undefined;
     await this.#reopening.close();
   }
+}
+
+/** The timeout of one publish: its own, else the publisher's. */
+function envelopeTimeout(entry: Pending, defaultMs: number): number {
+  return entry.envelope.timeoutMs ?? defaultMs;
 }

@@ -9,7 +9,8 @@ function entry(name: string): Pending {
     state: "queued",
     seq: 0,
     startedAt: 0,
-    timer: undefined as unknown as NodeJS.Timeout,
+    deadline: 0,
+    timer: undefined,
     blockedTimer: undefined,
     returned: undefined,
   };

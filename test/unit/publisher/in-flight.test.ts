@@ -16,7 +16,8 @@ function written(seq: number, messageId?: string): Pending {
     state: "written",
     seq,
     startedAt: 0,
-    timer: undefined as unknown as NodeJS.Timeout,
+    deadline: 0,
+    timer: undefined,
     blockedTimer: undefined,
     returned: undefined,
   };
