@@ -16,6 +16,14 @@ export {
 } from "./client.ts";
 export type { BackoffOptions } from "./connection/backoff.ts";
 export { maskUrl } from "./connection/url.ts";
+// Web console.
+export { ConsoleError, ConsoleErrorCode } from "./console/errors.ts";
+export {
+  type ConsoleOptions,
+  type ConsoleServer,
+  consoleDefaults,
+  startConsole,
+} from "./console/server.ts";
 export {
   type CloseOptions,
   Consumer,

@@ -89,6 +89,10 @@ export const consoleCommand: Command = {
         `warning: listening on ${server.host}: anyone who can reach it and has the token can replay and purge dead letters`,
       );
     }
+    const first = server.sampleError();
+    if (first !== undefined) {
+      out.error(`warning: the first read of queue figures failed, the page will show it: ${first}`);
+    }
     out.line("Ctrl-C stops it.");
     await stopped;
     await server.close();

@@ -80,6 +80,8 @@ export interface ConsoleServer {
   host: string;
   port: number;
   topology: ConsoleTopology;
+  /** Why the last read of the management API failed, if it did (passwords masked). */
+  sampleError(): string | undefined;
   /** Stops sampling and closes the server. */
   close(): Promise<void>;
 }
@@ -305,6 +307,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     host: own.host,
     port,
     topology,
+    sampleError: () => sampler.snapshot().error,
     close: async () => {
       sampler.stop();
       server.closeAllConnections();
