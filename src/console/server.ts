@@ -193,9 +193,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   if (options.managementUrl !== undefined) endpointOptions.managementUrl = options.managementUrl;
   if (options.tls !== undefined) endpointOptions.tls = options.tls;
   if (options.timeoutMs !== undefined) endpointOptions.timeoutMs = options.timeoutMs;
-  const secretUrls = [options.url, options.managementUrl].filter(
-    (u): u is string => u !== undefined,
-  );
+  // `flat()`: the endpoint may name several nodes; every password is masked.
+  const secretUrls = [options.url, options.managementUrl]
+    .flat()
+    .filter((u): u is string => u !== undefined);
   const mask = (text: string) => maskSecrets(text, secretUrls);
 
   const assets = await loadAssets();

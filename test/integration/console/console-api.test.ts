@@ -1,4 +1,5 @@
 import http from "node:http";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConsoleServer, startConsole } from "../../../src/console/server.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
@@ -106,6 +107,30 @@ describe("the console API", () => {
     const purged = await json("/api/purge", { queue: "work", confirm: true });
     expect(purged.body).toMatchObject({ ok: true, purged: 2 });
     expect(await readyCount(url, "work.dlq")).toBe(0);
+  });
+
+  it("shows the publish rate of a queue, and keeps it in the chart's history", async () => {
+    // The management API reports a rate only between two of its samples
+    // (about 5 s apart here), so publish a steady trickle until one shows.
+    const connection = await amqp.connect(url);
+    const channel = await connection.createConfirmChannel();
+    const published = async () => {
+      const stats = await json("/api/stats");
+      return stats.body.history.some(
+        (sample: { rates: { other?: { publish: number } } }) =>
+          (sample.rates.other?.publish ?? 0) > 0,
+      );
+    };
+    try {
+      for (let i = 0; i < 150 && !(await published()); i++) {
+        channel.sendToQueue("other", Buffer.from(`{"n":${i}}`), { persistent: true });
+        await channel.waitForConfirms();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await published()).toBe(true);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("refuses queues outside its topology, malformed actions, and requests for another host", async () => {
