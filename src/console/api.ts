@@ -7,7 +7,7 @@
  *
  * Request bodies are parsed once, here, by zod schemas; the library
  * functions validate their own options (a bad `limit` is their
- * `WARREN_DLQ_INVALID_OPTIONS`). Dead-letter operations run one at a time:
+ * `WARREN_INVALID_OPTIONS`). Dead-letter operations run one at a time:
  * two walks over the same `Q.dlq` at once would lose nothing but could
  * reorder it.
  */
@@ -16,9 +16,10 @@ import { inspectDeadLetters } from "../dlq/inspect.ts";
 import { purgeDeadLetters } from "../dlq/purge.ts";
 import { replayDeadLetters } from "../dlq/replay.ts";
 import type { DeadLetterTargetOptions } from "../dlq/target.ts";
+import { ErrorCode } from "../errors.ts";
 import type { BrokerEndpointOptions } from "../management/endpoint.ts";
 import { groupDeadLetters, groupFilter, selectionFilter } from "./dead-letter-groups.ts";
-import { ConsoleError, ConsoleErrorCode } from "./errors.ts";
+import { ConsoleError } from "./errors.ts";
 import type { ConsoleTopology } from "./model.ts";
 import type { QueueStatsSampler } from "./stats.ts";
 
@@ -88,12 +89,18 @@ function parseBody<T>(schema: z.ZodType<T>, raw: string): T {
   try {
     json = JSON.parse(raw);
   } catch {
-    throw new ConsoleError(ConsoleErrorCode.badRequest, "the request body is not valid JSON");
+    throw new ConsoleError(
+      ErrorCode.WARREN_CONSOLE_BAD_REQUEST,
+      "the request body is not valid JSON",
+    );
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
-    throw new ConsoleError(ConsoleErrorCode.badRequest, `bad request: ${issues.join("; ")}`);
+    throw new ConsoleError(
+      ErrorCode.WARREN_CONSOLE_BAD_REQUEST,
+      `bad request: ${issues.join("; ")}`,
+    );
   }
   return parsed.data;
 }
@@ -103,7 +110,7 @@ function target(context: ApiContext, queue: string | null): DeadLetterTargetOpti
   const known = context.topology.queues.map((q) => q.name);
   if (queue === null || !known.includes(queue)) {
     throw new ConsoleError(
-      ConsoleErrorCode.unknownQueue,
+      ErrorCode.WARREN_CONSOLE_UNKNOWN_QUEUE,
       `"${queue ?? ""}" is not a work queue of this console (known: ${known.join(", ") || "none"})`,
     );
   }
@@ -189,6 +196,6 @@ export async function handleApi(
     case "POST /api/purge":
       return purge(context, body);
     default:
-      throw new ConsoleError(ConsoleErrorCode.badRequest, `no such API call: ${route}`);
+      throw new ConsoleError(ErrorCode.WARREN_CONSOLE_BAD_REQUEST, `no such API call: ${route}`);
   }
 }

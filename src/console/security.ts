@@ -17,7 +17,8 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { ConsoleError, ConsoleErrorCode } from "./errors.ts";
+import { ErrorCode } from "../errors.ts";
+import { ConsoleError } from "./errors.ts";
 
 /** The header the page sends the token in. */
 export const TOKEN_HEADER = "x-warren-token";
@@ -49,7 +50,7 @@ export function allowedHosts(host: string, port: number): string[] {
 }
 
 function forbidden(message: string): ConsoleError {
-  return new ConsoleError(ConsoleErrorCode.forbidden, message);
+  return new ConsoleError(ErrorCode.WARREN_CONSOLE_FORBIDDEN, message);
 }
 
 /** Refuses a request for another host (DNS rebinding); throws `WARREN_CONSOLE_FORBIDDEN`. */

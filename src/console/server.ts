@@ -13,14 +13,16 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { DeadLetterError } from "../dlq/errors.ts";
-import { ConnectionError, WarrenError } from "../errors.ts";
+import { ConnectionError, ErrorCode, WarrenError } from "../errors.ts";
 import { ManagementClient } from "../management/client.ts";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
+import { fn, integer, nonEmptyString, opaque, resolveOptions } from "../options.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type ApiContext, handleApi } from "./api.ts";
-import { ConsoleError, ConsoleErrorCode } from "./errors.ts";
+import { ConsoleError } from "./errors.ts";
 import { type ConsoleTopology, consoleTopologyFromCompiled, discoverTopology } from "./model.ts";
 import { allowedHosts, checkApiRequest, checkHost, randomToken } from "./security.ts";
 import { QueueStatsSampler } from "./stats.ts";
@@ -86,12 +88,21 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-const ownOptionsSchema = z.object({
-  host: z.string().min(1).default(consoleDefaults.host),
-  port: z.number().int().min(0).max(65_535).default(consoleDefaults.port),
-  refreshMs: z.number().int().min(500).default(consoleDefaults.refreshMs),
-  historyMs: z.number().int().min(1_000).default(consoleDefaults.historyMs),
-  token: z.string().min(16).optional(),
+/** The checks of {@link ConsoleOptions}: the endpoint's, plus the console's own. */
+const consoleOptionsSchema = brokerEndpointSchema.extend({
+  topology: opaque<CompiledTopology>().optional(),
+  vhost: nonEmptyString().optional(),
+  host: nonEmptyString().default(consoleDefaults.host),
+  port: integer(0, 65_535).default(consoleDefaults.port),
+  refreshMs: integer(500).default(consoleDefaults.refreshMs),
+  historyMs: integer(1_000).default(consoleDefaults.historyMs),
+  token: z
+    .string({ error: "a string of at least 16 characters" })
+    .min(16, {
+      error: "a string of at least 16 characters",
+    })
+    .optional(),
+  log: fn<(line: string) => void>().optional(),
 });
 
 const ASSETS = { "/": "index.html", "/console.css": "console.css", "/console.js": "console.js" };
@@ -120,7 +131,7 @@ async function loadAssets(): Promise<Map<string, Buffer>> {
       assets.set(file, await readFile(url));
     } catch (error) {
       throw new ConsoleError(
-        ConsoleErrorCode.assetsMissing,
+        ErrorCode.WARREN_CONSOLE_ASSETS_MISSING,
         `the console page file ${url.pathname} is missing (${(error as Error).message}): reinstall warren, or run \`npm run build\` in a checkout`,
         { cause: error },
       );
@@ -131,15 +142,18 @@ async function loadAssets(): Promise<Map<string, Buffer>> {
 
 function statusOf(error: unknown): number {
   if (error instanceof ConsoleError) {
-    if (error.code === ConsoleErrorCode.forbidden) return 403;
-    if (error.code === ConsoleErrorCode.unknownQueue) return 404;
+    if (error.code === ErrorCode.WARREN_CONSOLE_FORBIDDEN) return 403;
+    if (error.code === ErrorCode.WARREN_CONSOLE_UNKNOWN_QUEUE) return 404;
     return 400;
   }
   if (error instanceof DeadLetterError) {
-    if (error.code === "WARREN_DLQ_NOT_FOUND" || error.code === "WARREN_DLQ_TARGET_MISSING") {
+    if (
+      error.code === ErrorCode.WARREN_DLQ_NOT_FOUND ||
+      error.code === ErrorCode.WARREN_DLQ_TARGET_MISSING
+    ) {
       return 404;
     }
-    if (error.code === "WARREN_DLQ_REPLAY_FAILED") return 500;
+    if (error.code === ErrorCode.WARREN_DLQ_REPLAY_FAILED) return 500;
     return 400;
   }
   if (error instanceof ConnectionError) return 502;
@@ -155,7 +169,7 @@ function readBody(request: IncomingMessage): Promise<string> {
       if (size > MAX_BODY_BYTES) {
         reject(
           new ConsoleError(
-            ConsoleErrorCode.badRequest,
+            ErrorCode.WARREN_CONSOLE_BAD_REQUEST,
             `request body over ${MAX_BODY_BYTES} bytes`,
           ),
         );
@@ -172,29 +186,25 @@ function readBody(request: IncomingMessage): Promise<string> {
 /**
  * Starts the console: resolves the endpoint, reads the topology (from
  * `options.topology`, else from the broker), takes a first sample, and
- * listens. Throws `ConsoleError` `WARREN_CONSOLE_INVALID_OPTIONS` or
- * `WARREN_CONSOLE_LISTEN_FAILED`, and the endpoint and management errors of
+ * listens. Throws `ConsoleError` `WARREN_INVALID_OPTIONS` (naming the
+ * option) or `WARREN_CONSOLE_LISTEN_FAILED`, and the endpoint and management errors of
  * `resolveEndpoint` and the management client (`WARREN_URL_INVALID`,
  * `WARREN_MANAGEMENT_*`).
  */
 export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
-  const parsed = ownOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConsoleError(
-      ConsoleErrorCode.invalidOptions,
-      `console options: ${issues.join("; ")}`,
-    );
-  }
-  const own = parsed.data;
+  const own = resolveOptions(consoleOptionsSchema, options, {
+    context: "startConsole()",
+    errorClass: ConsoleError,
+  });
   const token = own.token ?? randomToken();
-  const log = options.log ?? (() => {});
+  const log = own.log ?? (() => {});
+  // The endpoint options as given (checked above), passed on unchanged.
   const endpointOptions: BrokerEndpointOptions = { url: options.url };
   if (options.managementUrl !== undefined) endpointOptions.managementUrl = options.managementUrl;
   if (options.tls !== undefined) endpointOptions.tls = options.tls;
   if (options.timeoutMs !== undefined) endpointOptions.timeoutMs = options.timeoutMs;
   // `flat()`: the endpoint may name several nodes; every password is masked.
-  const secretUrls = [options.url, options.managementUrl]
+  const secretUrls = [own.url, own.managementUrl]
     .flat()
     .filter((u): u is string => u !== undefined);
   const mask = (text: string) => maskSecrets(text, secretUrls);
@@ -202,11 +212,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const assets = await loadAssets();
   const endpoint = await resolveEndpoint(endpointOptions);
   const management = ManagementClient.fromEndpoint(endpoint);
-  const vhost = options.vhost ?? endpoint.urlVhost ?? options.topology?.vhost ?? "/";
+  const vhost = own.vhost ?? endpoint.urlVhost ?? own.topology?.vhost ?? "/";
   const topology =
-    options.topology === undefined
+    own.topology === undefined
       ? await discoverTopology(management, vhost)
-      : { ...consoleTopologyFromCompiled(options.topology), vhost };
+      : { ...consoleTopologyFromCompiled(own.topology), vhost };
   const sampler = new QueueStatsSampler(topology, () => management.listQueues(vhost), {
     intervalMs: own.refreshMs,
     historyMs: own.historyMs,
@@ -268,7 +278,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         sendJson(response, answer.status, answer.body);
       }
     } catch (error) {
-      const code = error instanceof WarrenError ? error.code : "WARREN_UNEXPECTED";
+      const code = error instanceof WarrenError ? error.code : ErrorCode.WARREN_UNEXPECTED;
       const message = error instanceof Error ? error.message : String(error);
       const progress = error instanceof DeadLetterError ? error.progress : undefined;
       if (!response.headersSent) {
@@ -292,7 +302,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   } catch (error) {
     sampler.stop();
     throw new ConsoleError(
-      ConsoleErrorCode.listenFailed,
+      ErrorCode.WARREN_CONSOLE_LISTEN_FAILED,
       `cannot listen on ${own.host}:${own.port} (${(error as Error).message}): pick another --port or --host`,
       { cause: error },
     );

@@ -177,7 +177,7 @@ describe("the console API", () => {
       await found.close();
     }
     await expect(startConsole({ url: user.url, port: 70_000 })).rejects.toMatchObject({
-      code: "WARREN_CONSOLE_INVALID_OPTIONS",
+      code: "WARREN_INVALID_OPTIONS",
     });
   });
 });
