@@ -141,6 +141,7 @@ async function loadAssets(): Promise<Map<string, Buffer>> {
 }
 
 function statusOf(error: unknown): number {
+  if (error instanceof WarrenError && error.code === ErrorCode.WARREN_INVALID_OPTIONS) return 400;
   if (error instanceof ConsoleError) {
     if (error.code === ErrorCode.WARREN_CONSOLE_FORBIDDEN) return 403;
     if (error.code === ErrorCode.WARREN_CONSOLE_UNKNOWN_QUEUE) return 404;

@@ -143,6 +143,9 @@ describe("the console API", () => {
     const bad = await json("/api/replay", { queue: "work", select: { kind: "some" }, extra: 1 });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("WARREN_CONSOLE_BAD_REQUEST");
+    const badLimit = await json("/api/dead-letters?queue=work&limit=0");
+    expect(badLimit.status).toBe(400);
+    expect(badLimit.body.error.code).toBe("WARREN_INVALID_OPTIONS");
     const notJson = await call("/api/purge", undefined, {});
     expect(notJson.status).toBe(400);
     // fetch cannot set Host; a DNS-rebinding page's requests carry its own name.
