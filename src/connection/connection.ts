@@ -4,11 +4,12 @@
  * drops it, and tells its users (the publisher, each consumer) through
  * `open` events so they can rebuild their channels.
  *
- * Publisher and consumers each get their own ManagedConnection (DESIGN.md
- * §5): a memory alarm blocks every connection that publishes, and a blocked
- * consumer connection would stop acking too. Every connection sets
- * TCP_NODELAY and a heartbeat, and names itself (`connection_name`) so an
- * operator can tell service and role apart in the management UI.
+ * Publisher and consumers each get their own ManagedConnection
+ * (docs/architecture.md#connections): a memory alarm blocks every connection
+ * that publishes, and a blocked consumer connection would stop acking too.
+ * Every connection sets TCP_NODELAY and a heartbeat, and names itself
+ * (`connection_name`) so an operator can tell service and role apart in the
+ * management UI.
  *
  * amqplib emits `error` and `close` on connections; both are always handled
  * here, so no broker behaviour can turn into an unhandled 'error' event.
@@ -18,6 +19,7 @@ import { connect as amqpConnect, type ChannelModel, type SocketOptions } from "a
 import type { Logger } from "pino";
 import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BackoffOptions, backoffDefaults, backoffDelayMs } from "./backoff.ts";
+import { coalesceSocketWrites } from "./coalesce.ts";
 import { brokerUrl, maskSecrets, maskUrl } from "./url.ts";
 
 export type ConnectionRole = "publisher" | "consumer";
@@ -119,6 +121,11 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     return this.#generation;
   }
 
+  /** The backoff of this connection's reconnects, which its channels reopen with too. */
+  get backoff(): BackoffOptions {
+    return this.#options.backoff;
+  }
+
   /** Display name of the connection (`connection_name` client property). */
   get name(): string {
     return `${this.#options.serviceName} (${this.#options.role})`;
@@ -195,6 +202,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
       );
     }
     this.#attach(model);
+    // The writes of one tick (publishes, acks of every lane) leave as one.
+    coalesceSocketWrites(model);
     this.#model = model;
     this.#state = "open";
     this.#generation += 1;

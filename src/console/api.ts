@@ -12,12 +12,12 @@
  * reorder it.
  */
 import { z } from "zod";
+import type { BrokerEndpointOptions } from "../connection/endpoint.ts";
 import { inspectDeadLetters } from "../dlq/inspect.ts";
 import { purgeDeadLetters } from "../dlq/purge.ts";
 import { replayDeadLetters } from "../dlq/replay.ts";
 import type { DeadLetterTargetOptions } from "../dlq/target.ts";
 import { ErrorCode } from "../errors.ts";
-import type { BrokerEndpointOptions } from "../management/endpoint.ts";
 import { groupDeadLetters, groupFilter, selectionFilter } from "./dead-letter-groups.ts";
 import { ConsoleError } from "./errors.ts";
 import type { ConsoleTopology } from "./model.ts";

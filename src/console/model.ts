@@ -1,6 +1,6 @@
 /**
  * What the console shows of a topology: exchanges, bindings, and each work
- * queue `Q` with its retry tiers and `Q.dlq` (DESIGN.md §3).
+ * queue `Q` with its retry tiers and `Q.dlq` (docs/architecture.md, "Names and arguments").
  *
  * With a topology file it comes from the compiled topology, so the page shows
  * what the file declares even before anything exists on the broker. Without
