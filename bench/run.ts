@@ -288,8 +288,8 @@ burst leaves as one write while a lone publish still leaves at once.
 
 Why the bare-message baseline stays out of reach: the broker spends more on
 the message warren must send ([architecture.md](architecture.md#message-properties-and-headers): \`mandatory\`,
-\`messageId\`, \`timestamp\`, \`type\` and the \`warren-attempt\` header) than
-on a bare one. The row "cost of warren's message properties" measures that
+\`messageId\` and \`timestamp\`; since issue #10 no \`type\` unless given and no
+\`warren-attempt\` header on a first publish) than on a bare one. The row "cost of warren's message properties" measures that
 with raw amqplib on both sides, no warren code involved; warren's own
 overhead is the "pipelined publish" row, against amqplib sending the same
 message. Closing the rest of the gap would mean sending less than the design
