@@ -198,7 +198,8 @@ const rabbitmqClient: System = {
     async open(url, queue, prefetch, onDone) {
       const rabbit = new RabbitConnection(url);
       const consumer = rabbit.createConsumer(
-        { queue, qos: { prefetchCount: prefetch } },
+        // Passive: the queue exists; its own declare would use other arguments.
+        { queue, queueOptions: { passive: true }, qos: { prefetchCount: prefetch } },
         async () => {
           await noop();
           // Acked by the library once this resolves.
