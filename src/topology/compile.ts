@@ -20,6 +20,9 @@
  *   with reject-publish, so a message whose wait is over is not lost when
  *   `Q` is full: it stays in the tier until `Q` takes it.
  * - `Q.dlq` has the same type as `Q` and no dead-letter target of its own.
+ * - `initialGroupSize` (`x-quorum-initial-group-size`, how many nodes hold
+ *   a replica) goes on `Q`, its tiers and its `.dlq` alike: a message must
+ *   survive the loss of a node wherever it waits.
  * - Typed options map one to one (`maxLength` → `x-max-length`, `messageTtl`
  *   → `x-message-ttl`, ...); raw `arguments` go on `Q` only, never on its
  *   tiers or its `.dlq` (an `x-expires` there could delete dead letters).
@@ -89,6 +92,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
           "x-dead-letter-exchange": "",
           "x-dead-letter-routing-key": name,
           ...(queue.type === "quorum" ? AT_LEAST_ONCE : {}),
+          ...replicas(queue),
         },
       });
     }
@@ -98,7 +102,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
       owner: name,
       type: queue.type,
       durable: true,
-      arguments: { "x-queue-type": queue.type },
+      arguments: { "x-queue-type": queue.type, ...replicas(queue) },
     });
     for (const binding of queue.bindings) bindings.push(bindingObject(binding, name, "queue"));
   }
@@ -125,6 +129,15 @@ const AT_LEAST_ONCE = {
   "x-overflow": "reject-publish",
 } as const;
 
+/**
+ * `x-quorum-initial-group-size` when the topology sets it, typed or (for
+ * files written before `initialGroupSize` existed) as a raw argument.
+ */
+function replicas(queue: QueueDefinition): BrokerArguments {
+  const size = queue.initialGroupSize ?? queue.arguments["x-quorum-initial-group-size"];
+  return size === undefined ? {} : { "x-quorum-initial-group-size": size };
+}
+
 function workQueueArguments(name: string, queue: QueueDefinition): BrokerArguments {
   const args: BrokerArguments = { "x-queue-type": queue.type };
   if (queue.deadLetter === undefined) {
@@ -143,7 +156,7 @@ function workQueueArguments(name: string, queue: QueueDefinition): BrokerArgumen
   if (queue.maxLengthBytes !== undefined) args["x-max-length-bytes"] = queue.maxLengthBytes;
   if (queue.messageTtlMs !== undefined) args["x-message-ttl"] = queue.messageTtlMs;
   if (queue.singleActiveConsumer) args["x-single-active-consumer"] = true;
-  return { ...args, ...queue.arguments };
+  return { ...args, ...replicas(queue), ...queue.arguments };
 }
 
 function retryPolicy(name: string, queue: QueueDefinition): RetryPolicy {

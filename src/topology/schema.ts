@@ -172,6 +172,14 @@ const queueFields = z.strictObject({
     .describe(
       `Quorum only: redeliveries before the broker dead-letters (crash-loop cap). Default ${TOPOLOGY_DEFAULTS.deliveryLimit}.`,
     ),
+  initialGroupSize: z
+    .int()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe(
+      "Quorum only: how many cluster nodes hold a replica of the queue, its retry tiers and its .dlq (x-quorum-initial-group-size). Default: the broker's (every node of the cluster, as of RabbitMQ 3.10); a value above the number of nodes means every node.",
+    ),
   maxLength: z.int().min(1).optional().describe("Maximum number of ready messages."),
   maxLengthBytes: z.int().min(1).optional().describe("Maximum total body size of ready messages."),
   overflow: z

@@ -189,6 +189,23 @@ function checkQueueOptions(
       "deliveryLimit is for quorum queues only (RabbitMQ refuses x-delivery-limit on a classic queue); remove it or set type: quorum",
     );
   }
+  if (queue.type === "classic" && queue.initialGroupSize !== undefined) {
+    report(
+      [...path, "initialGroupSize"],
+      "initialGroupSize is for quorum queues only (a classic queue lives on one node; RabbitMQ refuses x-quorum-initial-group-size on it); remove it or set type: quorum",
+    );
+  }
+  const rawGroupSize = queue.arguments["x-quorum-initial-group-size"];
+  if (
+    queue.initialGroupSize !== undefined &&
+    rawGroupSize !== undefined &&
+    rawGroupSize !== queue.initialGroupSize
+  ) {
+    report(
+      [...path, "initialGroupSize"],
+      `initialGroupSize ${queue.initialGroupSize} contradicts arguments."x-quorum-initial-group-size" ${JSON.stringify(rawGroupSize)}; keep only initialGroupSize`,
+    );
+  }
   if (queue.type === "quorum" && queue.overflow !== "reject-publish") {
     report(
       [...path, "overflow"],
