@@ -12,7 +12,7 @@ import type { ChannelModel } from "amqplib";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { ConnectionError } from "../errors.ts";
-import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
+import { type BrokerEndpointOptions, resolveEndpoint, secretsOf } from "../management/endpoint.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
 
@@ -69,10 +69,7 @@ export async function withSession<T>(
   name: string,
   run: (session: DeadLetterSession) => Promise<T>,
 ): Promise<T> {
-  const urls = [
-    options.url,
-    ...(options.managementUrl === undefined ? [] : [options.managementUrl]),
-  ];
+  const urls = secretsOf(options);
   const mask = (text: string) => maskSecrets(text, urls);
   try {
     const endpoint = await resolveEndpoint(options);

@@ -20,6 +20,7 @@ import {
   type BrokerEndpointOptions,
   type ResolvedEndpoint,
   resolveEndpoint,
+  secretsOf,
 } from "../management/endpoint.ts";
 import type { CompiledTopology } from "./model.ts";
 import { observeTopology } from "./observe.ts";
@@ -68,10 +69,7 @@ export function targetVhost(
 }
 
 function masker(options: BrokerEndpointOptions): (text: string) => string {
-  const urls = [
-    options.url,
-    ...(options.managementUrl === undefined ? [] : [options.managementUrl]),
-  ];
+  const urls = secretsOf(options);
   return (text) => maskSecrets(text, urls);
 }
 
