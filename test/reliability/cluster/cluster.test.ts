@@ -1,0 +1,55 @@
+/**
+ * The cluster scenarios of the reliability suite (docs/reliability.md), on
+ * one local three-node RabbitMQ cluster started once for all of them and
+ * one PostgreSQL. They run one after another: each injects faults on the
+ * shared cluster and leaves every node running when it ends.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalCluster } from "../../../src/testing/broker-cluster.ts";
+import { findOrStartPostgres, type Postgres } from "../../../src/testing/postgres.ts";
+import { baselineScenario } from "./baseline.ts";
+import { cluster, shared } from "./context.ts";
+
+let postgres: Postgres | undefined;
+let formedInMs = 0;
+
+beforeAll(async () => {
+  const started = Date.now();
+  const [formed, pg] = await Promise.all([startLocalCluster(), findOrStartPostgres()]);
+  formedInMs = Date.now() - started;
+  shared.cluster = formed;
+  postgres = pg;
+  shared.databaseUrl = pg.url;
+  console.log(`[reliability] cluster of ${formed.nodes.length} nodes formed in ${formedInMs} ms`);
+});
+
+afterAll(async () => {
+  await shared.cluster?.stop();
+  await postgres?.stop();
+});
+
+describe("the local cluster", () => {
+  it("has three running nodes joined into one cluster, management on each", async () => {
+    for (const node of cluster().nodes) {
+      const response = await fetch(
+        new URL("/api/nodes", node.managementUrl.replace("guest:guest@", "")),
+        {
+          headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` },
+        },
+      );
+      const nodes = (await response.json()) as { name: string; running: boolean }[];
+      expect(
+        nodes
+          .filter((n) => n.running)
+          .map((n) => n.name)
+          .sort(),
+      ).toEqual(
+        cluster()
+          .nodes.map((n) => n.name)
+          .sort(),
+      );
+    }
+  });
+});
+
+baselineScenario();
