@@ -9,6 +9,7 @@ import { startLocalCluster } from "../../../src/testing/broker-cluster.ts";
 import { findOrStartPostgres, type Postgres } from "../../../src/testing/postgres.ts";
 import { baselineScenario } from "./baseline.ts";
 import { cluster, shared } from "./context.ts";
+import { nodeScenarios } from "./node-faults.ts";
 
 let postgres: Postgres | undefined;
 let formedInMs = 0;
@@ -53,3 +54,4 @@ describe("the local cluster", () => {
 });
 
 baselineScenario();
+nodeScenarios();

@@ -32,3 +32,10 @@ export function expectPassed(report: Report): void {
   expect(report.duplicateExecutions).toBe(0);
   expect(report.confirmed).toBeGreaterThan(0);
 }
+
+/** Starts every node that is down and resumes every paused one. */
+export async function allNodesUp(): Promise<void> {
+  const c = cluster();
+  for (let index = 0; index < c.nodes.length; index++) await c.resume(index);
+  await Promise.all(c.nodes.map((_, index) => c.startNode(index)));
+}

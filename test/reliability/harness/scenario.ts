@@ -68,6 +68,8 @@ export class Scenario {
   readonly run = randomBytes(4).toString("hex");
   readonly vhost: string;
   readonly topology: Topology;
+  /** The topology as a file would hold it. */
+  readonly topologyInput: Record<string, unknown>;
   readonly ledger: string;
   readonly pool: pg.Pool;
   readonly consumers: ConsumerProcess[] = [];
@@ -84,7 +86,7 @@ export class Scenario {
     this.#options = { leaseMs: 5_000, deliveryLimit: 20, ...options };
     this.vhost = `reliability-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}-${this.run}`;
     this.ledger = `ledger_${this.run}`;
-    this.topology = resolveTopology({
+    this.topologyInput = {
       vhost: this.vhost,
       queues: {
         [QUEUE]: {
@@ -96,7 +98,8 @@ export class Scenario {
           deliveryLimit: this.#options.deliveryLimit,
         },
       },
-    });
+    };
+    this.topology = resolveTopology(this.topologyInput);
     this.pool = new pg.Pool({ connectionString: env.databaseUrl, max: 3 });
     this.pool.on("error", () => undefined);
   }
@@ -111,11 +114,19 @@ export class Scenario {
     await scenario.pool.query(
       `CREATE TABLE "${scenario.ledger}" (seq integer NOT NULL, consumer text NOT NULL, pid integer NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
     );
+    await scenario.pool.query(`CREATE TABLE "${scenario.ledger}_holds" (seq integer PRIMARY KEY)`);
     return scenario;
   }
 
   get queue(): string {
     return QUEUE;
+  }
+
+  /** The scenario's topology as a JSON file, for the CLI. */
+  topologyFile(): string {
+    const file = join(tmpdir(), `warren-${this.vhost}.json`);
+    writeFileSync(file, JSON.stringify(this.topologyInput));
+    return file;
   }
 
   /** The publishing client (connected on first use, with every node's URL). */
@@ -133,9 +144,11 @@ export class Scenario {
 
   /** Starts a consumer process and waits until it consumes. */
   async startConsumer(overrides: Partial<LedgerConsumerConfig> = {}): Promise<ConsumerProcess> {
+    // Each consumer starts on another node: the URL list is rotated.
+    const shift = this.consumers.length % this.env.urls.length;
     const consumer = new ConsumerProcess({
       name: `${this.name}-consumer-${this.consumers.length + 1}`,
-      urls: this.env.urls,
+      urls: [...this.env.urls.slice(shift), ...this.env.urls.slice(0, shift)],
       databaseUrl: this.env.databaseUrl,
       topology: this.topology,
       queue: QUEUE,
