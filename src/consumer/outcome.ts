@@ -86,6 +86,23 @@ type Verdict =
   | { kind: "dead-letter"; reason: DeadLetterReason; error: unknown }
   | { kind: "requeue"; why: string };
 
+/**
+ * A redelivered message whose idempotency key is still leased: the consumer
+ * that held it most likely died with it (crash, OOM kill). It counts as a
+ * failed attempt, so that a message that kills every consumer taking it
+ * ends in `Q.dlq` after `maxAttempts`. Without this each in-progress copy
+ * would start the broker's delivery count from zero again, and the crash
+ * loop would never end.
+ */
+export class HolderLostError extends Error {
+  constructor(key: string) {
+    super(
+      `message redelivered while its idempotency key "${key}" was still in progress: the consumer that held it stopped without settling it (crash or kill); counted as a failed attempt`,
+    );
+    this.name = "HolderLostError";
+  }
+}
+
 /** A handler that ran past its `timeoutMs`. */
 export class HandlerTimeoutError extends Error {
   constructor(timeoutMs: number) {
@@ -154,8 +171,14 @@ async function judge<T>(
     );
     return { kind: "ack", outcome: "duplicate" };
   }
-  // Another consumer holds the lease: come back after the first tier's
-  // delay, on the same attempt (this one did not fail).
+  // Another consumer holds the lease. On a redelivery the holder most likely
+  // died with the message: a failed attempt. Otherwise come back after the
+  // first tier's delay, on the same attempt (this one did not fail).
+  if (message.fields.redelivered && rt.policy.tiers.length > 0) {
+    timing.result = "failure";
+    const error = new HolderLostError(String(message.properties.messageId ?? ""));
+    return failureVerdict(rt.policy, attempt, error);
+  }
   const tier = rt.policy.tiers[0];
   if (tier === undefined) return { kind: "requeue", why: "idempotency key in progress" };
   return { kind: "retry", tier, nextAttempt: attempt, error: undefined };

@@ -10,6 +10,7 @@ import { findOrStartPostgres, type Postgres } from "../../../src/testing/postgre
 import { baselineScenario } from "./baseline.ts";
 import { cluster, shared } from "./context.ts";
 import { nodeScenarios } from "./node-faults.ts";
+import { queueDeletedScenario } from "./queue-deleted.ts";
 
 let postgres: Postgres | undefined;
 let formedInMs = 0;
@@ -55,3 +56,4 @@ describe("the local cluster", () => {
 
 baselineScenario();
 nodeScenarios();
+queueDeletedScenario();

@@ -54,4 +54,113 @@ export function nodeScenarios(): void {
       }
     });
   });
+
+  describe("3. the publisher's node is stopped gracefully mid-burst", () => {
+    it("settles every publish; in-doubt publishes retried with the same messageId are suppressed by the guard", async () => {
+      const s = await Scenario.start("03-publisher-node-stopped", clusterEnv());
+      try {
+        await Promise.all([s.startConsumer(), s.startConsumer()]);
+        // The publisher connects to the first URL: node 1.
+        const publishing = s.publish({ from: 1, to: NODE_FAULT_MESSAGES, window: 100 });
+        await s.waitHandled(NODE_FAULT_MESSAGES / 10);
+        await s.fault("stop node 1 (graceful)", () => cluster().stopNode(0));
+        const published = await publishing;
+        // Every publish settled: confirmed, or rejected and then retried until confirmed.
+        expect(published.confirmed.size).toBe(NODE_FAULT_MESSAGES);
+        expect(published.unconfirmed).toBe(0);
+        await cluster().startNode(0);
+        const report = await s.finish();
+        expectPassed(report);
+        console.log(`[reliability] 03 publish rejections: ${JSON.stringify(published.errors)}`);
+      } finally {
+        await allNodesUp();
+        await s.close();
+      }
+    });
+  });
+
+  describe("4. a node is paused (SIGSTOP) past the net tick time, then resumed", () => {
+    it("loses nothing and runs nothing twice while the others carry on", async () => {
+      const s = await Scenario.start("04-node-paused", clusterEnv());
+      try {
+        await Promise.all([s.startConsumer(), s.startConsumer(), s.startConsumer()]);
+        const leader = await cluster().queueLeader(s.vhost, s.queue);
+        const publishing = spread(s);
+        await s.waitHandled(NODE_FAULT_MESSAGES / 5);
+        await s.fault(`pause node ${leader + 1}`, () => cluster().pause(leader));
+        // Net tick time 8 s: the others declare it down after at most ~10 s.
+        await sleep(15_000);
+        await cluster().resume(leader);
+        await publishing;
+        const report = await s.finish();
+        expectPassed(report);
+      } finally {
+        await allNodesUp();
+        await s.close();
+      }
+    });
+  });
+
+  describe("6. the whole cluster restarts", () => {
+    it("keeps every confirmed message: all are handled once after the restart", async () => {
+      const s = await Scenario.start("06-cluster-restart", clusterEnv());
+      try {
+        const published = await s.publish({ from: 1, to: NODE_FAULT_MESSAGES, window: 200 });
+        expect(published.confirmed.size).toBe(NODE_FAULT_MESSAGES);
+        const c = cluster();
+        await s.fault("stop all nodes, start them again", async () => {
+          for (let index = c.nodes.length - 1; index >= 0; index--) await c.stopNode(index);
+          await Promise.all(c.nodes.map((_, index) => c.startNode(index)));
+        });
+        await Promise.all([s.startConsumer(), s.startConsumer()]);
+        const report = await s.finish();
+        expectPassed(report);
+        expect(report.handled).toBe(NODE_FAULT_MESSAGES);
+      } finally {
+        await allNodesUp();
+        await s.close();
+      }
+    });
+  });
+
+  describe("9. memory alarm on one node", () => {
+    it("blocks publishers, which recover when it clears; consumers keep draining; nothing lost", async () => {
+      const s = await Scenario.start("09-memory-alarm", clusterEnv());
+      try {
+        // Slow consumers, so that a backlog is left to drain during the alarm.
+        await Promise.all([
+          s.startConsumer({ handlerDelayMs: 40 }),
+          s.startConsumer({ handlerDelayMs: 40 }),
+        ]);
+        const warren = await s.publisher();
+        const events: string[] = [];
+        warren.on("blocked", () => events.push("blocked"));
+        warren.on("unblocked", () => events.push("unblocked"));
+        const first = await s.publish({ from: 1, to: NODE_FAULT_MESSAGES / 2, window: 200 });
+        expect(first.confirmed.size).toBe(NODE_FAULT_MESSAGES / 2);
+        const before = await s.handledCount();
+        expect(before).toBeLessThan(NODE_FAULT_MESSAGES / 2);
+        await s.fault("memory alarm on node 2", () => cluster().memoryAlarm(1, true));
+        const publishing = s.publish({
+          from: NODE_FAULT_MESSAGES / 2 + 1,
+          to: NODE_FAULT_MESSAGES,
+        });
+        await sleep(8_000);
+        // Consumers drained while publishers were blocked.
+        expect(await s.handledCount()).toBeGreaterThan(before);
+        expect(events).toContain("blocked");
+        await cluster().memoryAlarm(1, false);
+        await publishing;
+        expect(events).toContain("unblocked");
+        const report = await s.finish();
+        expectPassed(report);
+      } finally {
+        await cluster()
+          .memoryAlarm(1, false)
+          .catch(() => undefined);
+        await allNodesUp();
+        await s.close();
+      }
+    });
+  });
 }

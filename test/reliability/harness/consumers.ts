@@ -80,7 +80,7 @@ export class ConsumerProcess {
     });
   }
 
-  ready(timeoutMs = 60_000): Promise<ConsumerEvent> {
+  ready(timeoutMs = 120_000): Promise<ConsumerEvent> {
     return Promise.race([
       this.next((e) => e.event === "ready", timeoutMs),
       this.exited.then((why) => {

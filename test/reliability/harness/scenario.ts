@@ -142,8 +142,11 @@ export class Scenario {
     return this.#warren;
   }
 
-  /** Starts a consumer process and waits until it consumes. */
-  async startConsumer(overrides: Partial<LedgerConsumerConfig> = {}): Promise<ConsumerProcess> {
+  /** Starts a consumer process and (unless `wait` is false) waits until it consumes. */
+  async startConsumer(
+    overrides: Partial<LedgerConsumerConfig> = {},
+    wait = true,
+  ): Promise<ConsumerProcess> {
     // Each consumer starts on another node: the URL list is rotated.
     const shift = this.consumers.length % this.env.urls.length;
     const consumer = new ConsumerProcess({
@@ -157,7 +160,7 @@ export class Scenario {
       ...overrides,
     });
     this.consumers.push(consumer);
-    await consumer.ready();
+    if (wait) await consumer.ready();
     return consumer;
   }
 
@@ -194,7 +197,10 @@ export class Scenario {
       const handled = await this.handledCount();
       if (handled >= n) return;
       if (Date.now() > deadline) {
-        throw new Error(`${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms`);
+        const logs = this.consumers.map((c) => `--- ${c.name}\n${c.stderr.slice(-2_000)}`);
+        throw new Error(
+          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms\n${logs.join("\n")}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -209,6 +215,11 @@ export class Scenario {
 
   /** Sequence numbers of the messages in `work.dlq` (left in place). */
   async deadLettered(): Promise<number[]> {
+    return (await this.deadLetters()).map((m) => m.seq);
+  }
+
+  /** The messages in `work.dlq` (left in place): sequence number and headers. */
+  async deadLetters(): Promise<{ seq: number; headers: Record<string, unknown> }[]> {
     const path = `/api/queues/${encodeURIComponent(this.vhost)}/${QUEUE}.dlq/get`;
     const response = await this.env.management(path, {
       method: "POST",
@@ -216,8 +227,14 @@ export class Scenario {
       headers: { "content-type": "application/json" },
     });
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-    const messages = (await response.json()) as { payload: string }[];
-    return messages.map((m) => (JSON.parse(m.payload) as { seq: number }).seq);
+    const messages = (await response.json()) as {
+      payload: string;
+      properties: { headers?: Record<string, unknown> };
+    }[];
+    return messages.map((m) => ({
+      seq: (JSON.parse(m.payload) as { seq: number }).seq,
+      headers: m.properties.headers ?? {},
+    }));
   }
 
   /**
