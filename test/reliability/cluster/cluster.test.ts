@@ -5,7 +5,7 @@
  * shared cluster and leaves every node running when it ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalCluster } from "../../../src/testing/broker-cluster.ts";
+import { type LocalCluster, startLocalCluster } from "../../../src/testing/broker-cluster.ts";
 import { findOrStartPostgres, type Postgres } from "../../../src/testing/postgres.ts";
 import { baselineScenario } from "./baseline.ts";
 import { cluster, shared } from "./context.ts";
@@ -14,10 +14,14 @@ import { queueDeletedScenario } from "./queue-deleted.ts";
 
 let postgres: Postgres | undefined;
 let formedInMs = 0;
+// Kept so that afterAll stops a cluster even when beforeAll timed out
+// waiting for it.
+let starting: Promise<LocalCluster> | undefined;
 
 beforeAll(async () => {
   const started = Date.now();
-  const [formed, pg] = await Promise.all([startLocalCluster(), findOrStartPostgres()]);
+  starting = startLocalCluster();
+  const [formed, pg] = await Promise.all([starting, findOrStartPostgres()]);
   formedInMs = Date.now() - started;
   shared.cluster = formed;
   postgres = pg;
@@ -26,7 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await shared.cluster?.stop();
+  await starting?.then((c) => c.stop()).catch(() => undefined);
   await postgres?.stop();
 });
 
