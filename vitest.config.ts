@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Tiers (DESIGN.md §11): unit tests need nothing; integration tests share one
+// Tiers (docs/testing.md): unit tests need nothing; integration tests share one
 // broker that test/support/global-setup.ts finds or starts once per run.
 // The reliability suite (`npm run test:reliability`, not part of `npm test`)
 // has two projects that run side by side: `reliability` (faults on the one
@@ -12,7 +12,20 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // Type-level tests (`*.test-d.ts`) are compiled, not run: vitest's
+          // typecheck mode runs tsc on them and reports each failing assertion
+          // or unused `@ts-expect-error` as a failed test. Its tsconfig holds
+          // only those files (and what they import): the full project is
+          // already compiled by `npm run typecheck`.
+          typecheck: {
+            enabled: true,
+            include: ["test/unit/**/*.test-d.ts"],
+            tsconfig: "tsconfig.type-tests.json",
+          },
+        },
       },
       {
         extends: true,

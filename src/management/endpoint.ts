@@ -9,7 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { maskUrl } from "../connection/url.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 
 /** TLS material for amqps and https, given as file paths. */
 export interface TlsFiles {
@@ -91,13 +91,13 @@ function parseUrl(url: string, what: string, protocols: readonly string[]): URL 
     parsed = new URL(url);
   } catch {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       `${what} ${maskUrl(url)} is not a valid URL; expected ${protocols.map((p) => `${p}//host`).join(" or ")}`,
     );
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       `${what} ${maskUrl(url)} has protocol "${parsed.protocol}"; expected ${protocols.join(" or ")}`,
     );
   }
@@ -138,7 +138,7 @@ async function readTls(files: TlsFiles | undefined): Promise<TlsMaterial> {
       return await readFile(path);
     } catch (error) {
       throw new ConnectionError(
-        "WARREN_TLS_FILE_UNREADABLE",
+        ErrorCode.WARREN_TLS_FILE_UNREADABLE,
         `cannot read the TLS ${what} file ${path}: ${(error as Error).message}`,
         { cause: error },
       );
@@ -161,7 +161,7 @@ export async function resolveEndpoint(options: BrokerEndpointOptions): Promise<R
   const amqpUrls = urlList(options.url);
   if (amqpUrls.length === 0) {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       "no broker URL given; expected amqp://host or amqps://host (several separated by commas)",
     );
   }
@@ -173,7 +173,7 @@ export async function resolveEndpoint(options: BrokerEndpointOptions): Promise<R
   const vhosts = new Set(amqp.map((url) => url.pathname.replace(/^\//, "")));
   if (vhosts.size > 1) {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       `the broker URLs name different vhosts (${[...vhosts].map((v) => JSON.stringify(decodeURIComponent(v))).join(", ")}); give every node the same vhost, or none and use --vhost`,
     );
   }

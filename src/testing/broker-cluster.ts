@@ -13,7 +13,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { findRabbitmqServer } from "./broker-local.ts";
 import {
   type ClusterNodeConfig,
@@ -338,7 +338,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const serverPath = options.serverPath ?? findRabbitmqServer(env);
   if (serverPath === undefined) {
     throw new ConnectionError(
-      "WARREN_BROKER_NOT_FOUND",
+      ErrorCode.WARREN_BROKER_NOT_FOUND,
       "A local RabbitMQ cluster needs rabbitmq-server installed (apt-get install rabbitmq-server).",
     );
   }
@@ -366,7 +366,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const logs = cluster.logs();
     await cluster.stop();
     throw new ConnectionError(
-      "WARREN_BROKER_START_FAILED",
+      ErrorCode.WARREN_BROKER_START_FAILED,
       `The local ${size}-node RabbitMQ cluster did not form: ${(error as Error).message}\n${logs}`,
       { cause: error },
     );
