@@ -240,6 +240,21 @@ describe("apply and plan options", () => {
     );
   });
 
+  it.each([[[]], [42]])("refuses url: %j (not a URL or a list of them)", async (value) => {
+    await expectRejectsInvalid(() => planAgainstBroker(compiled, { url: value as never }), "url");
+  });
+
+  it("names the entry of a URL list that is not a URL", async () => {
+    await expect(planAgainstBroker(compiled, { url: [url, ""] })).rejects.toThrow(/option url\.1 /);
+  });
+
+  it.each([[[]], [""]])("refuses managementUrl: %j", async (value) => {
+    await expectRejectsInvalid(
+      () => planAgainstBroker(compiled, { url, managementUrl: value as never }),
+      "managementUrl",
+    );
+  });
+
   it("refuses a non-boolean dryRun as a TopologyError", async () => {
     const error = (await applyTopology(compiled, { url, dryRun: "yes" as never }).catch(
       (e: unknown) => e,
