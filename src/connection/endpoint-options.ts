@@ -14,7 +14,7 @@ const urls = () =>
     error: "a URL, or a non-empty list of URLs (one per cluster node)",
   });
 
-/** Shape of `BrokerEndpointOptions` (management/endpoint.ts). */
+/** Shape of `BrokerEndpointOptions` (connection/endpoint.ts). */
 export const brokerEndpointSchema = z.object({
   url: urls(),
   managementUrl: urls().optional(),
