@@ -23,7 +23,8 @@ async function deadUrls(): Promise<{ amqp: string; http: string }> {
   return { amqp: amqp.toString().replace(/\/$/, ""), http: `http://127.0.0.1:${port}` };
 }
 
-describe("several broker URLs", () => {
+// Each case runs the CLI once or twice (a node process each): slow on a busy machine.
+describe("several broker URLs", { timeout: 180_000 }, () => {
   it("apply and plan go through the next node when the first does not answer (--url repeated)", async () => {
     const { vhost, remove } = await freshVhost(false);
     cleanups.push(remove);
