@@ -16,8 +16,9 @@ import type { ConsumeOutcome, WarrenMetrics } from "../observability/metrics.ts"
 import type { ConfirmedSender, Envelope } from "../publisher/envelope.ts";
 import { retryTierFor } from "../topology/compile.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { attemptOf, createContext } from "./context.ts";
+import { createContext } from "./context.ts";
 import { decodeBody } from "./decode.ts";
+import { readAttempt } from "./delivery-headers.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
 import { type DeadLetterReason, deadLetterEnvelope, retryEnvelope } from "./retry.ts";
@@ -110,7 +111,7 @@ export async function handleDelivery<T>(
   message: ConsumeMessage,
   channel: DeliveryChannel,
 ): Promise<void> {
-  const attempt = attemptOf(message);
+  const attempt = checkedAttempt(rt, message);
   const timing: HandlerTiming = { seconds: -1, result: "success" };
   let verdict: Verdict;
   try {
@@ -123,6 +124,19 @@ export async function handleDelivery<T>(
   await settle(rt, message, channel, attempt, verdict);
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
+}
+
+/** The delivery's attempt; a forged or broken `warren-attempt` counts as 1 and is logged. */
+function checkedAttempt<T>(rt: DeliveryRuntime<T>, message: ConsumeMessage): number {
+  const read = readAttempt(message.properties.headers);
+  if (read.state === "valid") return read.value;
+  if (read.state === "invalid") {
+    rt.logger.warn(
+      { messageId: message.properties.messageId, detail: read.detail },
+      "malformed warren-attempt header ignored: taken as attempt 1",
+    );
+  }
+  return 1;
 }
 
 async function judge<T>(
