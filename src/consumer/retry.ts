@@ -7,18 +7,21 @@
  * the publish fail, and the runtime then requeues the original instead of
  * acking it.
  *
- * A copy keeps the original's body, properties and headers, so a handler sees
- * the same message on every attempt. Three properties are dropped on
+ * A copy keeps the original's body, properties and application headers, so a
+ * handler sees the same message on every attempt. Of the broker-owned headers
+ * it keeps only a well-formed `x-death` (delivery-headers.ts): the broker
+ * itself dead-letters the copy out of its tier, and a malformed one crashes
+ * that on RabbitMQ 3.10.8. Three properties are dropped on
  * purpose: `expiration` (a per-message TTL would cut a tier's delay short,
  * and would silently expire a message sitting in `Q.dlq`), `userId` (the
  * broker refuses a user-id that is not the publishing connection's user),
  * and `clusterId` (deprecated).
  */
 import type { ConsumeMessage } from "amqplib";
-import { copyProperties } from "../headers.ts";
+import { copyProperties, HEADER } from "../headers.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { firstFailedAtOf, HEADER, originOf } from "./context.ts";
+import { copyableHeaders, firstFailedAtOf, originOf } from "./delivery-headers.ts";
 
 /** Why a message was dead-lettered (`warren-reason`). */
 export type DeadLetterReason =
@@ -47,7 +50,7 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 function originHeaders(message: ConsumeMessage, queue: string): Record<string, unknown> {
   const origin = originOf(message);
   return {
-    ...message.properties.headers,
+    ...copyableHeaders(message.properties.headers),
     [HEADER.originalQueue]: queue,
     [HEADER.originalExchange]: origin.exchange,
     [HEADER.originalRoutingKey]: origin.routingKey,
