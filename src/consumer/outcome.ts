@@ -5,13 +5,21 @@
  *
  * The one rule every path keeps: the original is acked only after the copy
  * that replaces it (retry or dead-letter) is confirmed by the broker. When
- * the copy cannot be published, the original is requeued; when the channel
- * that delivered it is gone, nothing is sent at all and the broker
- * redelivers it. So no path drops a message; the worst case is a duplicate.
+ * the publisher fails (nack, timeout, connection), the original is requeued;
+ * when the channel that delivered it is gone, nothing is sent at all and the
+ * broker redelivers it. So no path drops a message; the worst case is a
+ * duplicate.
+ *
+ * And no message may block its queue: a copy that can never be published
+ * (amqplib cannot encode it) is not retried by requeueing the original,
+ * which would put it back at the head of the queue for ever. A reduced copy
+ * is tried instead, and as the last resort the original is rejected without
+ * requeue, so the broker dead-letters it into `Q.dlq` by the queue's own
+ * arguments.
  */
 import type { ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import { NonRetryableError } from "../errors.ts";
+import { NonRetryableError, PublishError } from "../errors.ts";
 import type { ConsumeOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { ConfirmedSender, Envelope } from "../publisher/envelope.ts";
 import { retryTierFor } from "../topology/compile.ts";
@@ -21,7 +29,12 @@ import { decodeBody } from "./decode.ts";
 import { readAttempt } from "./delivery-headers.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
-import { type DeadLetterReason, deadLetterEnvelope, retryEnvelope } from "./retry.ts";
+import {
+  type DeadLetterReason,
+  deadLetterEnvelope,
+  reducedEnvelope,
+  retryEnvelope,
+} from "./retry.ts";
 
 /** Everything one consumer shares between its deliveries. */
 export interface DeliveryRuntime<T> {
@@ -55,6 +68,7 @@ export function bindMeters(metrics: WarrenMetrics, queue: string): ConsumerMeter
       dead_lettered: consumed("dead_lettered"),
       duplicate: consumed("duplicate"),
       requeued: consumed("requeued"),
+      rejected: consumed("rejected"),
     },
     duration: {
       success: metrics.handlerDuration.labels({ queue, result: "success" }),
@@ -286,14 +300,13 @@ async function settle<T>(
       "dead-lettering message",
     );
   }
-  try {
-    await rt.publisher.send(envelope);
-  } catch (error) {
-    rt.logger.error(
-      { ...log, err: error, target: envelope.routingKey },
-      "could not publish the copy; the original is requeued",
-    );
+  const sent = await sendCopy(rt, envelope, log);
+  if (sent === "transient") {
     await requeue(rt, message, channel);
+    return;
+  }
+  if (sent === "impossible") {
+    reject(rt, message, channel, envelope.routingKey);
     return;
   }
   if (ack(rt, message, channel)) count(rt as DeliveryRuntime<unknown>, outcome);
@@ -302,6 +315,76 @@ async function settle<T>(
       { ...log, target: envelope.routingKey },
       "copy published but channel gone: the original will be redelivered too",
     );
+}
+
+/**
+ * A failure that no retry of the same copy can cure: amqplib cannot encode
+ * it (the headers overflow its encoding buffer, or a value has no AMQP type).
+ */
+function isPermanent(error: unknown): boolean {
+  return error instanceof PublishError && error.code === "WARREN_PUBLISH_INVALID_PAYLOAD";
+}
+
+/**
+ * Publishes the copy; when the copy itself cannot be encoded, a reduced one
+ * (retry.ts). `transient`: the publisher failed (nack, timeout, connection),
+ * so the original is requeued and comes back. `impossible`: not even the
+ * reduced copy can be published.
+ */
+async function sendCopy<T>(
+  rt: DeliveryRuntime<T>,
+  envelope: Envelope,
+  log: Record<string, unknown>,
+): Promise<"sent" | "transient" | "impossible"> {
+  let failure: unknown;
+  for (const copy of [envelope, reducedEnvelope(envelope)]) {
+    try {
+      await rt.publisher.send(copy);
+      if (copy !== envelope) {
+        rt.logger.warn(
+          { ...log, err: failure, target: copy.routingKey },
+          "the full copy could not be encoded; published a reduced copy without the original's application headers",
+        );
+      }
+      return "sent";
+    } catch (error) {
+      if (!isPermanent(error)) {
+        rt.logger.error(
+          { ...log, err: error, target: copy.routingKey },
+          "could not publish the copy; the original is requeued",
+        );
+        return "transient";
+      }
+      failure = error;
+    }
+  }
+  rt.logger.error(
+    { ...log, err: failure, target: envelope.routingKey },
+    "no copy of the message can be published; rejecting it so the broker dead-letters it",
+  );
+  return "impossible";
+}
+
+/**
+ * The last resort for a message no copy can be made of: reject it without
+ * requeue, so that the broker moves it to `Q.dlq` through the queue's own
+ * dead-letter arguments (without warren's failure headers). Requeueing it
+ * would put it back at the head of its queue, in front of every other
+ * message, for ever.
+ */
+function reject<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  channel: DeliveryChannel,
+  target: string,
+): void {
+  if (!channel.isOpen()) return; // the broker has it back already
+  channel.nack(message, false);
+  count(rt as DeliveryRuntime<unknown>, "rejected");
+  rt.logger.error(
+    { messageId: message.properties.messageId, target, dlq: rt.policy.deadLetterQueue },
+    "message rejected without requeue; the broker dead-letters it to the queue's DLQ",
+  );
 }
 
 function ack<T>(

@@ -21,7 +21,7 @@ import type { ConsumeMessage } from "amqplib";
 import { copyProperties, HEADER } from "../headers.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { copyableHeaders, firstFailedAtOf, originOf } from "./delivery-headers.ts";
+import { copyableHeaders, firstFailedAtOf, isBrokerOwned, originOf } from "./delivery-headers.ts";
 
 /** Why a message was dead-lettered (`warren-reason`). */
 export type DeadLetterReason =
@@ -114,4 +114,32 @@ export function deadLetterEnvelope(
     properties: copyProperties(message.properties, headers),
     mandatory: true,
   };
+}
+
+/** Longest `warren-error-message` on a reduced copy, in bytes. */
+export const REDUCED_MESSAGE_BYTES = 1024;
+
+const OWN_HEADERS = new Set<string>(Object.values(HEADER));
+
+/**
+ * A smaller copy of `envelope` for when the full one cannot be encoded (the
+ * original's headers plus warren's overflow the client's encoding buffer):
+ * the same body, properties and target, but of the headers only warren's own
+ * and the validated broker-owned ones, no error stack, a shorter error
+ * message, and `warren-headers-dropped` saying how many were left out.
+ */
+export function reducedEnvelope(envelope: Envelope): Envelope {
+  const headers: Record<string, unknown> = {};
+  let dropped = 0;
+  for (const [name, value] of Object.entries(envelope.properties.headers ?? {})) {
+    if (OWN_HEADERS.has(name) || isBrokerOwned(name)) headers[name] = value;
+    else dropped++;
+  }
+  if (HEADER.errorStack in headers) headers[HEADER.errorStack] = "";
+  const message = headers[HEADER.errorMessage];
+  if (typeof message === "string") {
+    headers[HEADER.errorMessage] = truncateUtf8(message, REDUCED_MESSAGE_BYTES);
+  }
+  headers[HEADER.headersDropped] = dropped;
+  return { ...envelope, properties: { ...envelope.properties, headers } };
 }

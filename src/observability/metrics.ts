@@ -7,7 +7,18 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** What happened to one consumed message. */
-export type ConsumeOutcome = "acked" | "retried" | "dead_lettered" | "duplicate" | "requeued";
+/**
+ * What happened to one consumed message. `rejected`: no copy of it could be
+ * published, so it was rejected without requeue and the broker moved it to
+ * `Q.dlq` through the queue's own dead-letter arguments.
+ */
+export type ConsumeOutcome =
+  | "acked"
+  | "retried"
+  | "dead_lettered"
+  | "duplicate"
+  | "requeued"
+  | "rejected";
 
 /** What happened to one publish. */
 export type PublishOutcome =
@@ -49,7 +60,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
     registry,
     messagesConsumed: new Counter({
       name: "warren_messages_consumed_total",
-      help: "Messages consumed, by queue and outcome (acked, retried, dead_lettered, duplicate, requeued).",
+      help: "Messages consumed, by queue and outcome (acked, retried, dead_lettered, duplicate, requeued, rejected).",
       labelNames: ["queue", "outcome"],
       registers,
     }),
