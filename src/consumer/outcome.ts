@@ -56,6 +56,7 @@ export interface ConsumerMeters {
   consumed: Record<ConsumeOutcome, { inc(): void }>;
   duration: Record<"success" | "failure", { observe(seconds: number): void }>;
   inFlight: { inc(): void; dec(): void };
+  overrun: { inc(): void };
 }
 
 /** Binds the metrics of one queue. */
@@ -75,6 +76,7 @@ export function bindMeters(metrics: WarrenMetrics, queue: string): ConsumerMeter
       failure: metrics.handlerDuration.labels({ queue, result: "failure" }),
     },
     inFlight: metrics.handlersInFlight.labels({ queue }),
+    overrun: metrics.handlersOverrun.labels({ queue }),
   };
 }
 
@@ -82,6 +84,11 @@ export function bindMeters(metrics: WarrenMetrics, queue: string): ConsumerMeter
 interface HandlerTiming {
   seconds: number;
   result: "success" | "failure";
+  /**
+   * Set when the handler outlived its `timeoutMs`: settles when the handler
+   * really does. Its lane takes no other message until then.
+   */
+  overrun: Promise<void> | undefined;
 }
 
 /**
@@ -126,7 +133,7 @@ export async function handleDelivery<T>(
   channel: DeliveryChannel,
 ): Promise<void> {
   const attempt = checkedAttempt(rt, message);
-  const timing: HandlerTiming = { seconds: -1, result: "success" };
+  const timing: HandlerTiming = { seconds: -1, result: "success", overrun: undefined };
   let verdict: Verdict;
   try {
     verdict = await judge(rt, message, attempt, timing);
@@ -138,6 +145,32 @@ export async function handleDelivery<T>(
   await settle(rt, message, channel, attempt, verdict);
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
+  if (timing.overrun !== undefined) await awaitOverrun(rt, message, timing.overrun);
+}
+
+/**
+ * Holds the lane until a handler that ignored its aborted signal really
+ * settles: `concurrency` bounds the handlers running, not the messages
+ * being judged. The message itself was settled at the deadline already.
+ */
+async function awaitOverrun<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  overrun: Promise<void>,
+): Promise<void> {
+  const log = { messageId: message.properties.messageId, timeoutMs: rt.options.timeoutMs };
+  rt.meters.overrun.inc();
+  rt.logger.warn(
+    log,
+    "handler ignored its aborted signal and still runs past its timeout; its lane waits for it",
+  );
+  const started = performance.now();
+  await overrun;
+  rt.meters.inFlight.dec();
+  rt.logger.warn(
+    { ...log, overrunMs: Math.round(performance.now() - started) },
+    "overrunning handler settled; its lane takes messages again",
+  );
 }
 
 /** The delivery's attempt; a forged or broken `warren-attempt` counts as 1 and is logged. */
@@ -166,13 +199,14 @@ async function judge<T>(
   const started = performance.now();
   rt.meters.inFlight.inc();
   try {
-    status = await runHandler(rt, decoded.value, message, attempt);
+    status = await runHandler(rt, decoded.value, message, attempt, timing);
   } catch (error) {
     timing.result = "failure";
     return failureVerdict(rt.policy, attempt, error);
   } finally {
     timing.seconds = (performance.now() - started) / 1000;
-    rt.meters.inFlight.dec();
+    // An overrunning handler still runs: counted until it settles.
+    if (timing.overrun === undefined) rt.meters.inFlight.dec();
   }
   if (status === "completed") return { kind: "ack", outcome: "acked" };
   if (status === "duplicate") {
@@ -202,6 +236,7 @@ async function runHandler<T>(
   value: T,
   message: ConsumeMessage,
   attempt: number,
+  timing: HandlerTiming,
 ): Promise<"completed" | "duplicate" | "in-progress"> {
   // The controller is made only when a handler reads its signal or the
   // deadline passes: most handlers never look at it.
@@ -234,6 +269,10 @@ async function runHandler<T>(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      timing.overrun = run.then(
+        () => undefined,
+        () => undefined,
+      );
       const error = new HandlerTimeoutError(timeoutMs);
       controller ??= new AbortController();
       controller.abort(error);
