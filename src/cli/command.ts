@@ -72,6 +72,18 @@ export function stringFlag(values: FlagValues, name: string): string | undefined
   return typeof value === "string" ? value : undefined;
 }
 
+/**
+ * `--vhost`, refused when empty: an empty name would silently select the
+ * broker's default vhost "/" (an AMQP URL with an empty path means "/").
+ */
+export function vhostFlag(values: FlagValues): string | undefined {
+  const vhost = stringFlag(values, "vhost");
+  if (vhost === "") {
+    throw new UsageError('--vhost cannot be empty; name the vhost (the default one is "/")');
+  }
+  return vhost;
+}
+
 /** The broker URL from --url or $RABBITMQ_URL. */
 export function brokerUrl(values: FlagValues, env: CliIo["env"]): string {
   return stringFlag(values, "url") ?? env.RABBITMQ_URL ?? endpointDefaults.url;

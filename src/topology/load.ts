@@ -107,7 +107,7 @@ export function parseTopology(text: string, options: ParseTopologyOptions): Topo
   const json = isJson(fileName, text);
   const codes = TOPOLOGY_LOAD_ERROR_CODES;
   const syntax = (issues: TopologyIssue[]) =>
-    topologyFailure(codes.parse, fileName, `not valid ${json ? "JSON" : "YAML"}`, issues);
+    topologyFailure(codes.parse, fileName, `not valid ${json ? "JSON" : "YAML"}`, tooDeep(issues));
 
   if (json && text.trim() !== "") {
     try {
@@ -202,6 +202,25 @@ function located(path: Path, message: string, lineOf: (path: Path) => number | u
   const issue: TopologyIssue = { path: formatPath(path), message };
   if (line !== undefined) issue.line = line;
   return issue;
+}
+
+/**
+ * A parser that ran out of stack reports it in words of its own (V8's
+ * "Maximum call stack size exceeded", a regular expression's "Stack
+ * overflow"); say once what the file did instead.
+ */
+function tooDeep(issues: TopologyIssue[]): TopologyIssue[] {
+  const deep = issues.filter((issue) => /call stack size|stack overflow/i.test(issue.message));
+  if (deep.length === 0) return issues;
+  const first = deep[0] as TopologyIssue;
+  return [
+    {
+      ...first,
+      message:
+        "nested too deeply to read (lists or mappings inside each other thousands of levels deep); a topology needs a few levels",
+    },
+    ...issues.filter((issue) => !deep.includes(issue)),
+  ];
 }
 
 function isJson(fileName: string, text: string): boolean {
