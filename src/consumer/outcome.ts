@@ -1,7 +1,7 @@
 /**
  * What happens to one delivery: decode it, run the handler (through the
  * idempotency guard when there is one), turn the result into a verdict, and
- * settle the delivery by the outcome table of DESIGN.md §5.
+ * settle the delivery by the outcome table of docs/architecture.md#handler-outcomes.
  *
  * The one rule every path keeps: the original is acked only after the copy
  * that replaces it (retry or dead-letter) is confirmed by the broker. When
@@ -19,7 +19,7 @@
  */
 import type { ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import { NonRetryableError, PublishError } from "../errors.ts";
+import { ErrorCode, NonRetryableError, PublishError } from "../errors.ts";
 import type { ConsumeOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { ConfirmedSender, Envelope } from "../publisher/envelope.ts";
 import { retryTierFor } from "../topology/compile.ts";
@@ -361,7 +361,7 @@ async function settle<T>(
  * it (the headers overflow its encoding buffer, or a value has no AMQP type).
  */
 function isPermanent(error: unknown): boolean {
-  return error instanceof PublishError && error.code === "WARREN_PUBLISH_INVALID_PAYLOAD";
+  return error instanceof PublishError && error.code === ErrorCode.WARREN_PUBLISH_INVALID_PAYLOAD;
 }
 
 /**

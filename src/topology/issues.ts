@@ -5,7 +5,7 @@
  * {@link TopologyError} that carries them all.
  */
 import type { z } from "zod";
-import { TopologyError, type TopologyIssue } from "../errors.ts";
+import { type ErrorCode, TopologyError, type TopologyIssue } from "../errors.ts";
 import { describeValue } from "./duration.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -70,7 +70,7 @@ export const friendlyMessage: z.core.$ZodErrorMap = (issue) => {
 
 /** The error that lists every issue, sorted by line. */
 export function topologyFailure(
-  code: string,
+  code: ErrorCode,
   fileName: string,
   summary: string,
   issues: TopologyIssue[],

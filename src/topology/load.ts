@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import { TopologyError, type TopologyIssue } from "../errors.ts";
+import { ErrorCode, TopologyError, type TopologyIssue } from "../errors.ts";
 import {
   formatPath,
   formatTopologyIssue,
@@ -33,15 +33,15 @@ export { formatPath, formatTopologyIssue };
 /** The codes of the errors thrown while loading a topology (see docs/errors.md). */
 export const TOPOLOGY_LOAD_ERROR_CODES = Object.freeze({
   /** The file does not exist. */
-  notFound: "WARREN_TOPOLOGY_NOT_FOUND",
+  notFound: ErrorCode.WARREN_TOPOLOGY_NOT_FOUND,
   /** The file exists but cannot be read (a directory, no permission). */
-  unreadable: "WARREN_TOPOLOGY_UNREADABLE",
+  unreadable: ErrorCode.WARREN_TOPOLOGY_UNREADABLE,
   /** The text is not valid YAML or JSON. */
-  parse: "WARREN_TOPOLOGY_PARSE",
+  parse: ErrorCode.WARREN_TOPOLOGY_PARSE,
   /** A `${VAR}` names an environment variable that is not set. */
-  env: "WARREN_TOPOLOGY_ENV",
+  env: ErrorCode.WARREN_TOPOLOGY_ENV,
   /** The file parses but breaks the topology schema or its rules. */
-  invalid: "WARREN_TOPOLOGY_INVALID",
+  invalid: ErrorCode.WARREN_TOPOLOGY_INVALID,
 } as const);
 
 /** Options of {@link loadTopology}. */
