@@ -27,8 +27,8 @@ export {
   type Handler,
   type IdempotencyOptions,
 } from "./consumer/options.ts";
-export { HandlerTimeoutError } from "./consumer/outcome.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
+export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 export { HEADER } from "./headers.ts";
 export {
   defineMessages,
@@ -116,7 +116,7 @@ export {
   type ReplayResult,
   replayDeadLetters,
 } from "./dlq/replay.ts";
-export type { BrokerEndpointOptions, TlsFiles } from "./management/endpoint.ts";
+export type { BrokerEndpointOptions, TlsFiles } from "./connection/endpoint.ts";
 
 // ── Observability: health endpoint and metrics ──────────────────────────────
 export {
