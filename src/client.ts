@@ -19,7 +19,7 @@ import type { BackoffOptions } from "./connection/backoff.ts";
 import { type ConnectionRole, ManagedConnection } from "./connection/connection.ts";
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
-import { ConsumeError, ErrorCode } from "./errors.ts";
+import { ConnectionError, ConsumeError, ErrorCode } from "./errors.ts";
 import type { Readiness } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
@@ -303,10 +303,21 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     await Promise.all([this.publisherConnection.close(), this.#consumerConnection?.close()]);
   }
 
-  /** @internal Opens the publisher connection; used by {@link connect}. */
+  /**
+   * @internal Opens the publisher connection and waits for its confirm
+   * channel, so that `publish` and `readiness()` work at once; used by
+   * {@link connect}.
+   */
   async open(): Promise<void> {
     try {
       await this.publisherConnection.open();
+      const timeoutMs = this.#options.connectTimeoutMs;
+      if (!(await this.#publisher.whenReady(timeoutMs))) {
+        throw new ConnectionError(
+          ErrorCode.WARREN_CONNECT_TIMEOUT,
+          `${this.publisherConnection.name}: connected, but the publish channel did not open within ${timeoutMs} ms. Check the broker's logs (channel limits, permissions on the vhost), or raise connectTimeoutMs.`,
+        );
+      }
     } catch (error) {
       await this.close();
       throw error;
@@ -315,7 +326,9 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 }
 
 /**
- * Connects to the broker and returns the client. The first connect retries
+ * Connects to the broker and returns the client, once the publisher's
+ * confirm channel is open: `readiness()` reports ready and `publish` writes
+ * at once when it resolves. The first connect retries
  * with capped exponential backoff and jitter until `initialConnectDeadlineMs`,
  * so a service may start before its broker; it rejects with a
  * `ConnectionError` (`WARREN_CONNECT_TIMEOUT`) after that.

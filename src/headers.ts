@@ -19,6 +19,11 @@ export const HEADER = Object.freeze({
   originalQueue: "warren-original-queue",
   originalExchange: "warren-original-exchange",
   originalRoutingKey: "warren-original-routing-key",
+  /**
+   * On a reduced copy only: how many of the original's application headers
+   * were left out because the full copy could not be encoded.
+   */
+  headersDropped: "warren-headers-dropped",
   // On a copy replayed from a dead-letter queue:
   replayCount: "warren-replay-count",
   replayedAt: "warren-replayed-at",

@@ -150,6 +150,18 @@ export function brokerUrl(values: FlagValues, env: CliIo["env"]): string[] {
   return urlsFlag(values, "url") ?? urlList(env.RABBITMQ_URL ?? endpointDefaults.url);
 }
 
+/**
+ * `--vhost`, refused when empty: an empty name would silently select the
+ * broker's default vhost "/" (an AMQP URL with an empty path means "/").
+ */
+export function vhostFlag(values: FlagValues): string | undefined {
+  const vhost = stringFlag(values, "vhost");
+  if (vhost === "") {
+    throw new UsageError('--vhost cannot be empty; name the vhost (the default one is "/")');
+  }
+  return vhost;
+}
+
 /** URLs whose passwords must be masked in every line of output. */
 export function secretUrls(values: FlagValues, env: CliIo["env"]): string[] {
   return [

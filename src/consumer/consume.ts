@@ -377,10 +377,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | throws, attempt = maxAttempts | copy to `Q.dlq` (`retries-exhausted`) with failure headers, then ack |
  * | throws `NonRetryableError` | copy to `Q.dlq` (`non-retryable`), then ack |
  * | body over `maxBytes` / not JSON / fails `schema` or has a `__proto__` key | copy to `Q.dlq` (`too-large` / `undecodable` / `invalid-payload`), then ack; handler not called |
- * | runs past `timeoutMs` | signal aborted; counts as a retryable failure |
+ * | runs past `timeoutMs` | signal aborted; counts as a retryable failure; a handler that ignores the signal keeps its lane until it settles (`warren_handlers_overrun_total`) |
  * | guard: already done | ack without calling the handler (`duplicate`) |
  * | guard: in progress elsewhere | copy to the first retry tier (same attempt), then ack |
  * | copy not confirmed (nack, unroutable, timeout, connection lost) | original nacked with requeue after `requeueDelayMs`; redelivered |
+ * | copy cannot be encoded (headers too large) | a reduced copy (application headers dropped); if that fails too, the original is rejected without requeue and the broker dead-letters it (`rejected`) |
+ * | forged or malformed `warren-attempt` | taken as attempt 1 (logged) |
  * | channel gone before settling | nothing sent; the broker redelivers |
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
  *

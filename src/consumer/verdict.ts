@@ -23,6 +23,11 @@ export type Verdict =
 export interface HandlerTiming {
   seconds: number;
   result: "success" | "failure";
+  /**
+   * Set when the handler outlived its `timeoutMs`: settles when the handler
+   * really does. Its lane takes no other message until then.
+   */
+  overrun: Promise<void> | undefined;
 }
 
 /**
@@ -64,13 +69,14 @@ export async function judge<T>(
   const started = performance.now();
   rt.meters.inFlight.inc();
   try {
-    status = await runHandler(rt, decoded.value, message, attempt);
+    status = await runHandler(rt, decoded.value, message, attempt, timing);
   } catch (error) {
     timing.result = "failure";
     return failureVerdict(rt.policy, attempt, error);
   } finally {
     timing.seconds = (performance.now() - started) / 1000;
-    rt.meters.inFlight.dec();
+    // An overrunning handler still runs: counted until it settles.
+    if (timing.overrun === undefined) rt.meters.inFlight.dec();
   }
   if (status === "completed") return { kind: "ack", outcome: "acked" };
   if (status === "duplicate") {

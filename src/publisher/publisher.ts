@@ -62,6 +62,7 @@ export class Publisher implements ConfirmedSender {
   #closing: Promise<void> | undefined;
   readonly #reopening: ReopeningChannel<ConfirmChannel>;
   #gaugeScheduled = false;
+  #readyWaiters: (() => void)[] = [];
 
   constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
     this.#options = Object.freeze({ ...publisherDefaults, ...options });
@@ -102,6 +103,26 @@ export class Publisher implements ConfirmedSender {
   /** True once a confirm channel is open. */
   get ready(): boolean {
     return this.#channel !== undefined;
+  }
+
+  /**
+   * Resolves once a confirm channel is open (at once when one is), or after
+   * `timeoutMs` with false. `connect()` waits for it, so that a client is
+   * ready to publish when it is handed out.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#channel !== undefined) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#readyWaiters.push(onReady);
+    });
   }
 
   /**
@@ -360,6 +381,7 @@ export class Publisher implements ConfirmedSender {
     this.#seq = 0;
     this.#writable = true;
     this.#logger.debug("publish channel open");
+    for (const waiter of this.#readyWaiters.splice(0)) waiter();
     this.#pump();
   }
 
