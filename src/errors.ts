@@ -75,6 +75,7 @@ export const ERROR_CODES = Object.freeze({
   WARREN_CONSUME_UNKNOWN_QUEUE: "consume",
   WARREN_CONSUME_QUEUE_MISSING: "consume",
   WARREN_CONSUME_SUBSCRIBE_FAILED: "consume",
+  WARREN_RETRY_LATER_INVALID_DELAY: "consume",
 } as const satisfies Record<string, ErrorScope>);
 
 /**

@@ -19,8 +19,10 @@ import type { RetryPolicy, RetryTier } from "../topology/model.ts";
 import { attemptOf, createContext } from "./context.ts";
 import { decodeBody } from "./decode.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
+import type { DeliveryObservation } from "./kill-switch.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
 import { type DeadLetterReason, deadLetterEnvelope, retryEnvelope } from "./retry.ts";
+import { isRetryLater, planRetryLater, uncountedRetriesOf } from "./retry-later.ts";
 
 /** Everything one consumer shares between its deliveries. */
 export interface DeliveryRuntime<T> {
@@ -31,6 +33,8 @@ export interface DeliveryRuntime<T> {
   publisher: ConfirmedSender;
   logger: Logger;
   meters: ConsumerMeters;
+  /** Told how each delivery ended (the kill switch listens here). */
+  observe?: (message: ConsumeMessage, observation: DeliveryObservation) => void;
 }
 
 /**
@@ -82,7 +86,14 @@ export interface DeliveryChannel {
 
 type Verdict =
   | { kind: "ack"; outcome: "acked" | "duplicate" }
-  | { kind: "retry"; tier: RetryTier; nextAttempt: number; error: unknown }
+  | {
+      kind: "retry";
+      tier: RetryTier;
+      nextAttempt: number;
+      error: unknown;
+      /** Set on a retry-later that did not use up an attempt. */
+      uncountedRetries?: number | undefined;
+    }
   | { kind: "dead-letter"; reason: DeadLetterReason; error: unknown }
   | { kind: "requeue"; why: string };
 
@@ -121,6 +132,7 @@ export async function handleDelivery<T>(
     verdict = { kind: "requeue", why: "internal error" };
   }
   await settle(rt, message, channel, attempt, verdict);
+  rt.observe?.(message, observationOf(verdict));
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
 }
@@ -141,7 +153,7 @@ async function judge<T>(
     status = await runHandler(rt, decoded.value, message, attempt);
   } catch (error) {
     timing.result = "failure";
-    return failureVerdict(rt.policy, attempt, error);
+    return failureVerdict(rt, message, attempt, error);
   } finally {
     timing.seconds = (performance.now() - started) / 1000;
     rt.meters.inFlight.dec();
@@ -161,8 +173,44 @@ async function judge<T>(
   return { kind: "retry", tier, nextAttempt: attempt, error: undefined };
 }
 
-function failureVerdict(policy: RetryPolicy, attempt: number, error: unknown): Verdict {
+function failureVerdict<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  attempt: number,
+  error: unknown,
+): Verdict {
+  const policy = rt.policy;
   if (isNonRetryable(error)) return { kind: "dead-letter", reason: "non-retryable", error };
+  if (isRetryLater(error)) {
+    const cap = rt.options.maxUncountedRetries;
+    const plan = planRetryLater(policy, attempt, uncountedRetriesOf(message, cap), error, cap);
+    if (plan.kind === "dead-letter")
+      return { kind: "dead-letter", reason: "retries-exhausted", error };
+    const log = {
+      messageId: message.properties.messageId,
+      attempt,
+      requestedDelayMs: error.delayMs,
+    };
+    if (!plan.longEnough) {
+      rt.logger.warn(
+        { ...log, retryQueue: plan.tier.queue, delayMs: plan.tier.delayMs },
+        "RetryLaterError: no retry tier is as long as the delay asked for; using the longest tier",
+      );
+    }
+    if (plan.capped) {
+      rt.logger.warn(
+        { ...log, maxUncountedRetries: cap },
+        "RetryLaterError: uncounted retries used up; this retry counts as an attempt",
+      );
+    }
+    return {
+      kind: "retry",
+      tier: plan.tier,
+      nextAttempt: plan.nextAttempt,
+      error,
+      uncountedRetries: plan.uncountedRetries,
+    };
+  }
   const tier = retryTierFor(policy, attempt);
   if (tier === undefined) return { kind: "dead-letter", reason: "retries-exhausted", error };
   return { kind: "retry", tier, nextAttempt: attempt + 1, error };
@@ -226,6 +274,27 @@ async function runHandler<T>(
   });
 }
 
+/** What a verdict says about the handler's dependencies (for the kill switch). */
+function observationOf(verdict: Verdict): DeliveryObservation {
+  if (verdict.kind === "ack")
+    return verdict.outcome === "acked" ? { kind: "success" } : { kind: "neutral" };
+  if (verdict.kind === "requeue") return { kind: "neutral" };
+  const error = verdict.error;
+  if (verdict.kind === "retry") {
+    if (error === undefined) return { kind: "neutral" }; // idempotency key in progress elsewhere
+    return { kind: "failure", failure: failureKindOf(error), error };
+  }
+  const reason = verdict.reason;
+  if (reason === "retries-exhausted")
+    return { kind: "failure", failure: failureKindOf(error), error };
+  return { kind: "failure", failure: reason, error };
+}
+
+function failureKindOf(error: unknown): "thrown" | "timeout" | "retry-later" {
+  if (error instanceof HandlerTimeoutError) return "timeout";
+  return isRetryLater(error) ? "retry-later" : "thrown";
+}
+
 function count(rt: DeliveryRuntime<unknown>, outcome: ConsumeOutcome): void {
   rt.meters.consumed[outcome].inc();
 }
@@ -256,7 +325,9 @@ async function settle<T>(
   let envelope: Envelope;
   let outcome: ConsumeOutcome;
   if (verdict.kind === "retry") {
-    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now);
+    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now, {
+      uncountedRetries: verdict.uncountedRetries,
+    });
     outcome = "retried";
     rt.logger.info(
       { ...log, err: verdict.error, retryQueue: verdict.tier.queue, delayMs: verdict.tier.delayMs },
