@@ -26,6 +26,8 @@ import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
+import { ConsumerIntake } from "./intake.ts";
+import type { KillSwitchChange } from "./kill-switch.ts";
 import {
   type ConsumeOptions,
   type Handler,
@@ -63,6 +65,14 @@ export interface ConsumerEvents {
    * keeps trying to subscribe again until the queue is back or `close()`.
    */
   cancelled: [lane: number];
+  /** The kill switch tripped: the consumer takes no messages until its probe. */
+  tripped: [change: Extract<KillSwitchChange, { state: "tripped" }>];
+  /** The kill switch's cool-down passed: a few messages are let through. */
+  probing: [change: Extract<KillSwitchChange, { state: "probing" }>];
+  /** Consuming again: the probe succeeded, or an operator called `resume()`. */
+  resumed: [change: Extract<KillSwitchChange, { state: "resumed" }>];
+  /** An operator called `pause()`. */
+  paused: [];
 }
 
 interface Subscription {
@@ -85,6 +95,8 @@ interface LaneContext {
   readonly connection: ManagedConnection;
   /** True once the consumer's `close()` was called. */
   readonly closing: boolean;
+  /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
+  readonly intake: ConsumerIntake;
   emit(event: "subscribed" | "cancelled", lane: number): void;
 }
 
@@ -173,6 +185,11 @@ class Lane {
   async #run(): Promise<void> {
     const rt = this.#consumer.runtime;
     for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+      if (!this.#consumer.intake.admit(item.message)) {
+        // Paused or tripped since it arrived: back to the queue, untouched.
+        if (item.sub.open) item.sub.delivery.nack(item.message, true);
+        continue;
+      }
       await handleDelivery(rt, item.message, item.sub.delivery);
       if (this.#consumer.closing) break;
     }
@@ -181,7 +198,7 @@ class Lane {
 
   /** Starts the re-subscribe loop unless it runs or is not needed. */
   keepSubscribed(): void {
-    if (this.#loop !== undefined || this.#consumer.closing) return;
+    if (this.#loop !== undefined || !this.#wanted) return;
     this.#loop = this.#resubscribe().finally(() => {
       this.#loop = undefined;
     });
@@ -190,11 +207,13 @@ class Lane {
   async #resubscribe(): Promise<void> {
     const { options, logger, connection } = this.#consumer;
     let delayMs = options.resubscribeMinDelayMs;
-    for (let attempt = 0; !this.#consumer.closing && !this.subscribed; attempt++) {
+    for (let attempt = 0; this.#wanted && !this.subscribed; attempt++) {
       const model = connection.model;
       if (model === undefined) return; // the connection's next `open` restarts us
       try {
         await this.subscribeOnce(model);
+        // Paused while subscribing: the cancel found no consumer tag yet.
+        if (!this.#wanted) await this.cancel();
         logger.info({ lane: this.#index, attempt: attempt + 1 }, "consumer subscribed again");
         return;
       } catch (error) {
@@ -212,6 +231,11 @@ class Lane {
       this.#wake = undefined;
       delayMs = Math.min(delayMs * 2, options.resubscribeMaxDelayMs);
     }
+  }
+
+  /** Should this lane be subscribed now (not closing, not paused)? */
+  get #wanted(): boolean {
+    return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
   }
 
   /** Stops taking messages: basic.cancel, and hands back buffered ones. */
@@ -270,6 +294,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   #closing: Promise<void> | undefined;
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
+  readonly #intake: ConsumerIntake;
 
   /** @internal Use `startConsumer` (or the client's `consume`). */
   constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
@@ -280,6 +305,23 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.logger = runtime.logger;
     this.connection = deps.connection;
     this.#deps = deps;
+    this.#intake = new ConsumerIntake({
+      queue: runtime.queue,
+      killSwitch: runtime.options.killSwitch,
+      logger: runtime.logger,
+      metrics: deps.metrics,
+      host: {
+        apply: () => this.#applyIntake(),
+        emit: (change) => {
+          if (change.state === "paused") this.emit("paused");
+          else if (change.state === "tripped") this.emit("tripped", change);
+          else if (change.state === "probing") this.emit("probing", change);
+          else this.emit("resumed", change);
+        },
+      },
+    });
+    const intake = this.#intake;
+    runtime.observe = (message, observation) => intake.observe(message, observation);
     const consumer = this;
     const context: LaneContext = {
       queue: runtime.queue,
@@ -290,6 +332,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       get closing() {
         return consumer.closing;
       },
+      intake,
       emit: (event, lane) => this.emit(event, lane),
     };
     this.#lanes = Array.from(
@@ -306,6 +349,53 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** True while every lane is subscribed (for readiness checks). */
   get consuming(): boolean {
     return !this.closing && this.#lanes.every((lane) => lane.subscribed);
+  }
+
+  /**
+   * Why the consumer takes no messages on purpose (an operator's pause, a
+   * tripped or probing kill switch), for `/readyz`; undefined otherwise.
+   */
+  get pausedReason(): string | undefined {
+    return this.closing ? undefined : this.#intake.describe();
+  }
+
+  /** The kill switch's state (`running`, `tripped`, `probing`); undefined when it is off. */
+  get killSwitchState(): "running" | "tripped" | "probing" | undefined {
+    return this.#intake.killSwitchState;
+  }
+
+  /**
+   * Stops taking messages until {@link Consumer.resume}: cancels the
+   * subscriptions, so messages not yet started stay in the queue. Running
+   * handlers finish and settle as usual. Emits `paused`. Resolves once
+   * every subscription is cancelled.
+   */
+  pause(): Promise<void> {
+    this.#intake.pause();
+    return this.#cancelling;
+  }
+
+  /**
+   * Takes messages again after {@link Consumer.pause}, and also ends a
+   * tripped or probing kill switch at once (the operator knows the
+   * dependency is back). Emits `resumed` with `by: "operator"`.
+   */
+  resume(): void {
+    this.#intake.resume();
+  }
+
+  /** The cancels of the last {@link Consumer.#applyIntake}. */
+  #cancelling: Promise<void> = Promise.resolve();
+
+  /** Subscribes or cancels lanes to match the intake (pause, probe, kill switch). */
+  #applyIntake(): void {
+    if (this.closing) return;
+    const cancels: Promise<void>[] = [];
+    for (const [index, lane] of this.#lanes.entries()) {
+      if (this.#intake.wantsLane(index)) lane.keepSubscribed();
+      else cancels.push(lane.cancel());
+    }
+    this.#cancelling = Promise.all(cancels).then(() => {});
   }
 
   /** Handlers running now (or settling their message). */
@@ -359,6 +449,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.connection.off("open", this.#onOpen);
+    this.#intake.stop();
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
     let timer: NodeJS.Timeout | undefined;
