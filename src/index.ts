@@ -35,9 +35,9 @@ export {
   type KillSwitchState,
   killSwitchDefaults,
 } from "./consumer/kill-switch.ts";
-export { HandlerTimeoutError } from "./consumer/outcome.ts";
 export { RetryLaterError, type RetryLaterOptions } from "./consumer/retry-later.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
+export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 export { HEADER } from "./headers.ts";
 export {
   defineMessages,
@@ -125,7 +125,7 @@ export {
   type ReplayResult,
   replayDeadLetters,
 } from "./dlq/replay.ts";
-export type { BrokerEndpointOptions, TlsFiles } from "./management/endpoint.ts";
+export type { BrokerEndpointOptions, TlsFiles } from "./connection/endpoint.ts";
 
 // ── Observability: health endpoint and metrics ──────────────────────────────
 export {

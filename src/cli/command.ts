@@ -4,8 +4,8 @@
  * as `topology` or `dlq`) is a map from command name to {@link Command}.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import type { BrokerEndpointOptions } from "../management/endpoint.ts";
-import { endpointDefaults } from "../management/endpoint.ts";
+import type { BrokerEndpointOptions } from "../connection/endpoint.ts";
+import { endpointDefaults } from "../connection/endpoint.ts";
 import type { CliIo, Output } from "./output.ts";
 
 /** Parsed flag values, as node:util parseArgs returns them. */

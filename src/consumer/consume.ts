@@ -3,38 +3,41 @@
  *
  * A consumer runs `concurrency` lanes; each lane is one channel with its own
  * prefetch and one handler at a time, so `concurrency` is exactly the number
- * of handlers that can run at once. A lane keeps itself subscribed: after a
- * channel error, a broker `basic.cancel` (the queue was deleted) or a lost
- * connection, it opens a new channel and consumes again, with capped
- * exponential backoff while the queue is missing, and at once on every
- * `open` event of the managed connection.
+ * of handlers that can run at once. A lane keeps itself subscribed on a
+ * ReopeningChannel (connection/reopening-channel.ts) whose on-open hook
+ * subscribes: after a channel error or a broker `basic.cancel` (the queue was
+ * deleted) it opens a new channel and consumes again after the client's
+ * backoff (capped at `resubscribeMaxDelayMs`), growing while the queue is
+ * missing, and at once on every `open` event of the managed connection.
  *
  * Deliveries remember the channel they came on. An ack or nack is only sent
  * on that channel while it is open; once it is gone the broker has requeued
  * the delivery, and its delivery tag means nothing on any other channel.
  * The acks of one tick leave as one (delivery-channel.ts), and the writes of
- * one tick on the consumer connection as one segment (coalesce.ts).
+ * one tick on the consumer connection as one segment (connection/coalesce.ts).
  */
 import { EventEmitter } from "node:events";
-import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import type { BackoffOptions } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
+import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
-import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
+import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
 import { ConsumerIntake } from "./intake.ts";
-import type { KillSwitchChange } from "./kill-switch.ts";
+import type { KillSwitchChange, KillSwitchState } from "./kill-switch.ts";
+import { bindMeters } from "./meters.ts";
 import {
   type ConsumeOptions,
   type Handler,
   type ResolvedConsumeOptions,
   resolveConsumeOptions,
 } from "./options.ts";
-import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -65,6 +68,8 @@ export interface ConsumerEvents {
    * keeps trying to subscribe again until the queue is back or `close()`.
    */
   cancelled: [lane: number];
+  /** `close()` finished: channels closed, handlers drained or abandoned. */
+  closed: [];
   /** The kill switch tripped: the consumer takes no messages until its probe. */
   tripped: [change: Extract<KillSwitchChange, { state: "tripped" }>];
   /** The kill switch's cool-down passed: a few messages are let through. */
@@ -93,6 +98,8 @@ interface LaneContext {
   readonly runtime: DeliveryRuntime<unknown>;
   readonly logger: Logger;
   readonly connection: ManagedConnection;
+  /** The client's backoff, capped at `resubscribeMaxDelayMs`: paces re-subscribing. */
+  readonly resubscribeBackoff: BackoffOptions;
   /** True once the consumer's `close()` was called. */
   readonly closing: boolean;
   /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
@@ -105,15 +112,24 @@ class Lane {
   /** The consumer, as its lanes see it. */
   readonly #consumer: LaneContext;
   readonly #index: number;
+  readonly #channel: ReopeningChannel<Channel>;
   #sub: Subscription | undefined;
-  #loop: Promise<void> | undefined;
+  #subscriptions = 0;
   #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
   #pump: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
 
   constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
     this.#index = index;
+    this.#channel = new ReopeningChannel({
+      host: consumer.connection,
+      create: (model) => model.createChannel(),
+      onOpen: (channel) => this.#subscribe(channel),
+      onClose: () => this.#onChannelClose(),
+      backoff: consumer.resubscribeBackoff,
+      logger: consumer.logger.child({ lane: index }),
+      name: "consumer channel (re-subscribing)",
+    });
   }
 
   get subscribed(): boolean {
@@ -125,45 +141,57 @@ class Lane {
   }
 
   /** Subscribes once; throws what went wrong (first start only). */
-  async subscribeOnce(model: ChannelModel): Promise<void> {
-    let sub = this.#sub;
-    if (sub === undefined || !sub.open) sub = await this.#openChannel(model);
+  async subscribeOnce(): Promise<void> {
+    await this.#channel.get();
+  }
+
+  /** Keeps the lane subscribed from now on: after a lost channel, connection or queue. */
+  keepSubscribed(): void {
+    this.#channel.keepOpen();
+  }
+
+  /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
+  async #subscribe(channel: Channel): Promise<void> {
+    const sub: Subscription = {
+      channel,
+      open: true,
+      consumerTag: undefined,
+      delivery: batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger),
+    };
+    channel.on("close", () => {
+      sub.open = false;
+      sub.consumerTag = undefined;
+    });
+    this.#sub = sub;
+    await channel.prefetch(this.#consumer.options.prefetch);
+    await this.#consume(sub);
+  }
+
+  /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
+  async #consume(sub: Subscription): Promise<void> {
     const { consumerTag } = await sub.channel.consume(
       this.#consumer.queue,
       (message) => this.#onMessage(sub, message),
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
+    // Paused while subscribing: the pause's cancel found no consumer tag yet.
+    if (!this.#consumer.closing && !this.#consumer.intake.wantsLane(this.#index)) {
+      await this.cancel();
+      return;
+    }
+    this.#subscriptions++;
+    if (this.#subscriptions > 1) {
+      this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
+    }
     this.#consumer.emit("subscribed", this.#index);
   }
 
-  async #openChannel(model: ChannelModel): Promise<Subscription> {
-    // The writes of one tick (acks of every lane) leave as one (coalesce.ts).
-    coalesceSocketWrites(model);
-    const channel = await model.createChannel();
-    const sub: Subscription = {
-      channel,
-      open: true,
-      consumerTag: undefined,
-      delivery: batchedDeliveryChannel(channel, () => sub.open),
-    };
-    channel.on("error", (error: Error) => {
-      this.#consumer.logger.warn({ err: error, lane: this.#index }, "consumer channel error");
-    });
-    channel.on("close", () => this.#onChannelClose(sub));
-    this.#sub = sub;
-    await channel.prefetch(this.#consumer.options.prefetch);
-    return sub;
-  }
-
-  #onChannelClose(sub: Subscription): void {
-    sub.open = false;
-    sub.consumerTag = undefined;
-    if (this.#sub !== sub) return;
+  #onChannelClose(): void {
+    const sub = this.#sub;
     this.#sub = undefined;
     // Buffered deliveries of that channel are back in the queue already.
     this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
-    this.keepSubscribed();
   }
 
   #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
@@ -174,7 +202,8 @@ class Lane {
         "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
       );
       this.#consumer.emit("cancelled", this.#index);
-      this.keepSubscribed();
+      // A new channel subscribes again, after the backoff, until the queue is back.
+      if (!this.#consumer.closing) this.#channel.discard();
       return;
     }
     if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
@@ -196,51 +225,9 @@ class Lane {
     this.#pump = undefined;
   }
 
-  /** Starts the re-subscribe loop unless it runs or is not needed. */
-  keepSubscribed(): void {
-    if (this.#loop !== undefined || !this.#wanted) return;
-    this.#loop = this.#resubscribe().finally(() => {
-      this.#loop = undefined;
-    });
-  }
-
-  async #resubscribe(): Promise<void> {
-    const { options, logger, connection } = this.#consumer;
-    let delayMs = options.resubscribeMinDelayMs;
-    for (let attempt = 0; this.#wanted && !this.subscribed; attempt++) {
-      const model = connection.model;
-      if (model === undefined) return; // the connection's next `open` restarts us
-      try {
-        await this.subscribeOnce(model);
-        // Paused while subscribing: the cancel found no consumer tag yet.
-        if (!this.#wanted) await this.cancel();
-        logger.info({ lane: this.#index, attempt: attempt + 1 }, "consumer subscribed again");
-        return;
-      } catch (error) {
-        const log = { err: error, lane: this.#index, retryInMs: delayMs };
-        if (attempt === 0) logger.warn(log, "could not subscribe, retrying");
-        else logger.debug(log, "could not subscribe, retrying");
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-      delayMs = Math.min(delayMs * 2, options.resubscribeMaxDelayMs);
-    }
-  }
-
-  /** Should this lane be subscribed now (not closing, not paused)? */
-  get #wanted(): boolean {
-    return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
-  }
-
   /** Stops taking messages: basic.cancel, and hands back buffered ones. */
   async cancel(): Promise<void> {
-    this.#wake?.();
+    this.#channel.stopReopening();
     const sub = this.#sub;
     if (sub?.open !== true) return;
     const tag = sub.consumerTag;
@@ -255,6 +242,30 @@ class Lane {
     }
   }
 
+  /**
+   * Takes messages again after {@link Lane.cancel} (a pause): consumes on the
+   * same channel when it is still open (a handler may still be settling on
+   * it), or opens a new one, and keeps it open from now on.
+   */
+  resume(): void {
+    if (this.#consumer.closing) return;
+    const sub = this.#sub;
+    if (sub?.open === true && sub.consumerTag === undefined && !this.#resuming) {
+      this.#resuming = true;
+      this.#consume(sub)
+        .catch((error: unknown) => {
+          this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
+          this.#channel.discard(); // a new channel subscribes after the backoff
+        })
+        .finally(() => {
+          this.#resuming = false;
+        });
+    }
+    this.#channel.keepOpen();
+  }
+
+  #resuming = false;
+
   /** Resolves when the running handler (if any) has settled its message. */
   drained(): Promise<void> {
     return this.#pump ?? Promise.resolve();
@@ -263,12 +274,9 @@ class Lane {
   async closeChannel(): Promise<void> {
     const sub = this.#sub;
     this.#sub = undefined;
-    if (sub === undefined) return;
-    sub.delivery.flush(); // the last acks, before the close that would drop them
-    sub.open = false;
-    await sub.channel.close().catch(() => {
-      // Already closed with its connection.
-    });
+    sub?.delivery.flush(); // the last acks, before the close that would drop them
+    if (sub !== undefined) sub.open = false;
+    await this.#channel.close();
   }
 }
 
@@ -288,13 +296,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** @internal */
   readonly connection: ManagedConnection;
   readonly #lanes: Lane[];
-  readonly #onOpen = () => {
-    for (const lane of this.#lanes) lane.keepSubscribed();
-  };
   #closing: Promise<void> | undefined;
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
+  /** The cancels of the last {@link Consumer.#applyIntake}. */
+  #cancelling: Promise<void> = Promise.resolve();
 
   /** @internal Use `startConsumer` (or the client's `consume`). */
   constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
@@ -305,6 +312,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.logger = runtime.logger;
     this.connection = deps.connection;
     this.#deps = deps;
+    const backoff = deps.connection.backoff;
+    const resubscribeBackoff = Object.freeze({
+      ...backoff,
+      maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
+    });
     this.#intake = new ConsumerIntake({
       queue: runtime.queue,
       killSwitch: runtime.options.killSwitch,
@@ -329,6 +341,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       runtime,
       logger: runtime.logger,
       connection: deps.connection,
+      resubscribeBackoff,
       get closing() {
         return consumer.closing;
       },
@@ -359,8 +372,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.closing ? undefined : this.#intake.describe();
   }
 
-  /** The kill switch's state (`running`, `tripped`, `probing`); undefined when it is off. */
-  get killSwitchState(): "running" | "tripped" | "probing" | undefined {
+  /** The kill switch's state; undefined when it is off. */
+  get killSwitchState(): KillSwitchState | undefined {
     return this.#intake.killSwitchState;
   }
 
@@ -384,15 +397,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#intake.resume();
   }
 
-  /** The cancels of the last {@link Consumer.#applyIntake}. */
-  #cancelling: Promise<void> = Promise.resolve();
-
   /** Subscribes or cancels lanes to match the intake (pause, probe, kill switch). */
   #applyIntake(): void {
     if (this.closing) return;
     const cancels: Promise<void>[] = [];
     for (const [index, lane] of this.#lanes.entries()) {
-      if (this.#intake.wantsLane(index)) lane.keepSubscribed();
+      if (this.#intake.wantsLane(index)) lane.resume();
       else cancels.push(lane.cancel());
     }
     this.#cancelling = Promise.all(cancels).then(() => {});
@@ -405,9 +415,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   /** @internal */
   async start(): Promise<void> {
-    const model = await this.connection.whenOpen(this.options.connectTimeoutMs);
+    await this.connection.whenOpen(this.options.connectTimeoutMs);
     try {
-      for (const lane of this.#lanes) await lane.subscribeOnce(model);
+      for (const lane of this.#lanes) await lane.subscribeOnce();
     } catch (error) {
       await this.close({ drainTimeoutMs: 0 });
       const text = error instanceof Error ? error.message : String(error);
@@ -424,7 +434,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
         { cause: error },
       );
     }
-    this.connection.on("open", this.#onOpen);
+    for (const lane of this.#lanes) lane.keepSubscribed();
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
         connection: this.connection,
@@ -448,7 +458,6 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #close(drainTimeoutMs: number): Promise<void> {
-    this.connection.off("open", this.#onOpen);
     this.#intake.stop();
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
@@ -467,6 +476,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     await Promise.all(this.#lanes.map((lane) => lane.closeChannel()));
     this.logger.info("consumer closed");
+    this.emit("closed");
   }
 }
 
@@ -483,6 +493,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | throws, attempt < maxAttempts | copy to `Q.retry.<delay>` with `warren-attempt + 1`, then ack |
  * | throws, attempt = maxAttempts | copy to `Q.dlq` (`retries-exhausted`) with failure headers, then ack |
  * | throws `NonRetryableError` | copy to `Q.dlq` (`non-retryable`), then ack |
+ * | throws `RetryLaterError` (`delay`) | copy to the shortest tier at least `delay` long (else the longest), `warren-attempt + 1` (same attempt with `countsAsAttempt: false`, up to `maxUncountedRetries`), then ack |
  * | body over `maxBytes` / not JSON / fails `schema` or has a `__proto__` key | copy to `Q.dlq` (`too-large` / `undecodable` / `invalid-payload`), then ack; handler not called |
  * | runs past `timeoutMs` | signal aborted; counts as a retryable failure |
  * | guard: already done | ack without calling the handler (`duplicate`) |
@@ -490,6 +501,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | copy not confirmed (nack, unroutable, timeout, connection lost) | original nacked with requeue after `requeueDelayMs`; redelivered |
  * | channel gone before settling | nothing sent; the broker redelivers |
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
+ * | paused (`pause()`, kill switch tripped or probe full) | subscriptions cancelled: messages stay in `Q`; one sent ahead but not started is nacked with requeue |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
  *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
@@ -509,14 +521,15 @@ export async function startConsumer<T>(
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
-  const resolved = resolveConsumeOptions(policy, options);
+  const logger = deps.logger.child({ queue });
+  const resolved = resolveConsumeOptions(policy, options, logger);
   const runtime: DeliveryRuntime<T> = {
     queue,
     policy,
     options: resolved,
     handler,
     publisher: deps.publisher,
-    logger: deps.logger.child({ queue }),
+    logger,
     meters: bindMeters(deps.metrics, queue),
   };
   const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);

@@ -24,6 +24,9 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { fn, integer } from "../options.ts";
 import { FailureWindow } from "./failure-window.ts";
+import { isRetryLater } from "./retry-later.ts";
+import { HandlerTimeoutError } from "./run-handler.ts";
+import type { Verdict } from "./verdict.ts";
 
 /** What kind of failure a delivery ended with, for {@link KillSwitchOptions.countsAsFailure}. */
 export type FailureKind =
@@ -48,6 +51,27 @@ export type DeliveryObservation =
   | { kind: "failure"; failure: FailureKind; error: unknown }
   /** Says nothing either way (a duplicate, a key in progress elsewhere, an internal requeue). */
   | { kind: "neutral" };
+
+/** What a verdict says about the handler's dependencies. */
+export function observationOf(verdict: Verdict): DeliveryObservation {
+  if (verdict.kind === "ack") {
+    return verdict.outcome === "acked" ? { kind: "success" } : { kind: "neutral" };
+  }
+  if (verdict.kind === "requeue") return { kind: "neutral" };
+  const error = verdict.error;
+  // A retry without an error: the idempotency key is in progress elsewhere.
+  if (verdict.kind === "retry" && error === undefined) return { kind: "neutral" };
+  if (verdict.kind === "retry" || verdict.reason === "retries-exhausted") {
+    const failure =
+      error instanceof HandlerTimeoutError
+        ? "timeout"
+        : isRetryLater(error)
+          ? "retry-later"
+          : "thrown";
+    return { kind: "failure", failure, error };
+  }
+  return { kind: "failure", failure: verdict.reason, error };
+}
 
 /** Options of the kill switch (`consume(queue, handler, { killSwitch })`). */
 export interface KillSwitchOptions {

@@ -23,6 +23,8 @@ import { ConsumeError, ErrorCode, type WarrenErrorOptions } from "../errors.ts";
 import { HEADER } from "../headers.ts";
 import { durationProblem, parseDuration } from "../topology/duration.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
+import type { DeliveryRuntime } from "./handle-delivery.ts";
+import type { Verdict } from "./verdict.ts";
 
 /** Options of {@link RetryLaterError}. */
 export interface RetryLaterOptions extends WarrenErrorOptions {
@@ -165,5 +167,41 @@ export function planRetryLater(
     uncountedRetries: undefined,
     longEnough: choice.longEnough,
     capped: !error.countsAsAttempt,
+  };
+}
+
+/**
+ * The verdict for a handler that threw a {@link RetryLaterError}, with the
+ * log lines of a fallback to the longest tier and of a reached cap.
+ */
+export function retryLaterVerdict<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  attempt: number,
+  error: RetryLaterError,
+): Verdict {
+  const cap = rt.options.maxUncountedRetries;
+  const plan = planRetryLater(rt.policy, attempt, uncountedRetriesOf(message, cap), error, cap);
+  if (plan.kind === "dead-letter")
+    return { kind: "dead-letter", reason: "retries-exhausted", error };
+  const log = { messageId: message.properties.messageId, attempt, requestedDelayMs: error.delayMs };
+  if (!plan.longEnough) {
+    rt.logger.warn(
+      { ...log, retryQueue: plan.tier.queue, delayMs: plan.tier.delayMs },
+      "RetryLaterError: no retry tier is as long as the delay asked for; using the longest tier",
+    );
+  }
+  if (plan.capped) {
+    rt.logger.warn(
+      { ...log, maxUncountedRetries: cap },
+      "RetryLaterError: uncounted retries used up; this retry counts as an attempt",
+    );
+  }
+  return {
+    kind: "retry",
+    tier: plan.tier,
+    nextAttempt: plan.nextAttempt,
+    error,
+    uncountedRetries: plan.uncountedRetries,
   };
 }
