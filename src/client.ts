@@ -275,16 +275,30 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     return { inFlight: this.#publisher.inFlight, queued: this.#publisher.queued };
   }
 
-  /** Ready when the publisher is connected and every open consumer consumes; for `/readyz`. */
+  /**
+   * Ready when the publisher is connected and every open consumer consumes;
+   * for `/readyz`. A consumer paused on purpose (a tripped or probing kill
+   * switch, an operator's `pause()`) is listed in `degraded` and leaves the
+   * process ready.
+   */
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.#closing !== undefined) reasons.push("client is closing");
     if (!this.#publisher.ready) reasons.push("publisher not connected");
     if (this.blocked) reasons.push(`publisher blocked by the broker (${this.blockedReason})`);
+    const degraded: string[] = [];
     for (const consumer of this.#consumers) {
-      if (!consumer.closing && !consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
+      if (consumer.closing) continue;
+      // Paused on purpose (kill switch, operator): restarting would not help.
+      const held = consumer.pausedReason;
+      if (held !== undefined) degraded.push(held);
+      else if (!consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
     }
-    return { ready: reasons.length === 0, reasons };
+    return {
+      ready: reasons.length === 0,
+      reasons,
+      ...(degraded.length === 0 ? {} : { degraded }),
+    };
   }
 
   /**

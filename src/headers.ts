@@ -8,6 +8,11 @@ import type { MessageProperties, Options } from "amqplib";
 export const HEADER = Object.freeze({
   /** 1 on the first delivery; set on every retry copy. */
   attempt: "warren-attempt",
+  /**
+   * Retries that did not use up an attempt (`RetryLaterError` with
+   * `countsAsAttempt: false`); set only on such retry copies.
+   */
+  uncountedRetries: "warren-uncounted-retries",
   // On a dead-lettered copy:
   attempts: "warren-attempts",
   reason: "warren-reason",

@@ -27,6 +27,15 @@ export {
   type Handler,
   type IdempotencyOptions,
 } from "./consumer/options.ts";
+export {
+  type DeliveryObservation,
+  type FailureKind,
+  type KillSwitchChange,
+  type KillSwitchOptions,
+  type KillSwitchState,
+  killSwitchDefaults,
+} from "./consumer/kill-switch.ts";
+export { RetryLaterError, type RetryLaterOptions } from "./consumer/retry-later.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
 export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 export { HEADER } from "./headers.ts";

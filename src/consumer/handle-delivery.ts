@@ -10,6 +10,7 @@ import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
 import { readAttempt } from "./delivery-headers.ts";
+import { type DeliveryObservation, observationOf } from "./kill-switch.ts";
 import type { ConsumerMeters } from "./meters.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
 import { settle } from "./settle-delivery.ts";
@@ -24,6 +25,8 @@ export interface DeliveryRuntime<T> {
   publisher: ConfirmedSender;
   logger: Logger;
   meters: ConsumerMeters;
+  /** Told how each delivery ended, once it is settled (the kill switch listens here). */
+  observe?: (message: ConsumeMessage, observation: DeliveryObservation) => void;
 }
 
 /** Handles one delivery to the end: it never throws. */
@@ -43,6 +46,7 @@ export async function handleDelivery<T>(
     verdict = { kind: "requeue", why: "internal error" };
   }
   await settle(rt, message, channel, attempt, verdict);
+  rt.observe?.(message, observationOf(verdict));
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
   if (timing.overrun !== undefined) await awaitOverrun(rt, message, timing.overrun);

@@ -68,9 +68,13 @@ export function retryEnvelope(
   policy: RetryPolicy,
   nextAttempt: number,
   now: Date,
+  extra: { uncountedRetries?: number | undefined } = {},
 ): Envelope {
   const headers = originHeaders(message, policy.queue);
   headers[HEADER.attempt] = nextAttempt;
+  if (extra.uncountedRetries !== undefined) {
+    headers[HEADER.uncountedRetries] = extra.uncountedRetries;
+  }
   headers[HEADER.firstFailedAt] = firstFailedAtOf(message) ?? now.toISOString();
   return {
     exchange: "",

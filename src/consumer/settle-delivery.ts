@@ -54,7 +54,9 @@ export async function settle<T>(
   let envelope: Envelope;
   let outcome: ConsumeOutcome;
   if (verdict.kind === "retry") {
-    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now);
+    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now, {
+      uncountedRetries: verdict.uncountedRetries,
+    });
     outcome = "retried";
     rt.logger.info(
       { ...log, err: verdict.error, retryQueue: verdict.tier.queue, delayMs: verdict.tier.delayMs },

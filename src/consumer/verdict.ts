@@ -10,12 +10,20 @@ import type { RetryPolicy, RetryTier } from "../topology/model.ts";
 import { decodeBody } from "./decode.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import type { DeadLetterReason } from "./retry.ts";
+import { isRetryLater, retryLaterVerdict } from "./retry-later.ts";
 import { runHandler } from "./run-handler.ts";
 
 /** The runtime's decision for one delivery. */
 export type Verdict =
   | { kind: "ack"; outcome: "acked" | "duplicate" }
-  | { kind: "retry"; tier: RetryTier; nextAttempt: number; error: unknown }
+  | {
+      kind: "retry";
+      tier: RetryTier;
+      nextAttempt: number;
+      error: unknown;
+      /** Set on a retry-later that did not use up an attempt (`warren-uncounted-retries`). */
+      uncountedRetries?: number | undefined;
+    }
   | { kind: "dead-letter"; reason: DeadLetterReason; error: unknown }
   | { kind: "requeue"; why: string };
 
@@ -72,6 +80,7 @@ export async function judge<T>(
     status = await runHandler(rt, decoded.value, message, attempt, timing);
   } catch (error) {
     timing.result = "failure";
+    if (isRetryLater(error)) return retryLaterVerdict(rt, message, attempt, error);
     return failureVerdict(rt.policy, attempt, error);
   } finally {
     timing.seconds = (performance.now() - started) / 1000;

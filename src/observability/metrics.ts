@@ -52,6 +52,13 @@ export interface WarrenMetrics {
   readonly queueDepth: Gauge<"queue">;
   /** 1 while connected. Labels: role (`publisher` | `consumer`). */
   readonly connected: Gauge<"role">;
+  /**
+   * 1 for the kill switch state a consumer is in, 0 for the others. Labels:
+   * queue, state (`running` | `tripped` | `probing`).
+   */
+  readonly killSwitchState: Gauge<"queue" | "state">;
+  /** Kill switch state changes. Labels: queue, state entered (`tripped` | `probing` | `resumed`). */
+  readonly killSwitchTransitions: Counter<"queue" | "state">;
 }
 
 const latencyBucketsSeconds = [
@@ -116,6 +123,18 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       name: "warren_connected",
       help: "1 while the connection of this role is open.",
       labelNames: ["role"],
+      registers,
+    }),
+    killSwitchState: new Gauge({
+      name: "warren_kill_switch_state",
+      help: "1 for the kill switch state a consumer is in (running, tripped, probing), 0 for the others.",
+      labelNames: ["queue", "state"],
+      registers,
+    }),
+    killSwitchTransitions: new Counter({
+      name: "warren_kill_switch_transitions_total",
+      help: "Kill switch state changes, by queue and state entered (tripped, probing, resumed).",
+      labelNames: ["queue", "state"],
       registers,
     }),
   };

@@ -130,12 +130,32 @@ describe("consume options", () => {
     ["resubscribeMaxDelayMs", 1],
     ["requeueDelayMs", 0],
     ["depthIntervalMs", 0],
+    ["maxUncountedRetries", 0],
   ];
   for (const [name, min] of numeric) {
     it.each(badIntegers(min))(`refuses ${name}: %s as a ConsumeError`, (value) => {
       expectInvalid(
         () => resolveConsumeOptions(policy, { [name]: value }),
         name,
+        value,
+        ConsumeError,
+      );
+    });
+  }
+});
+
+describe("kill switch options", () => {
+  const numeric: [string, number][] = [
+    ["minMessages", 1],
+    ["windowMs", 1],
+    ["cooldownMs", 0],
+    ["probeMessages", 1],
+  ];
+  for (const [name, min] of numeric) {
+    it.each(badIntegers(min))(`refuses killSwitch.${name}: %s as a ConsumeError`, (value) => {
+      expectInvalid(
+        () => resolveConsumeOptions(policy, { killSwitch: { [name]: value } }),
+        `killSwitch.${name}`,
         value,
         ConsumeError,
       );
