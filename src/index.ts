@@ -120,6 +120,29 @@ export {
   type PublishOutcome,
   type WarrenMetrics,
 } from "./observability/metrics.ts";
+// Transactional outbox.
+export { OutboxError, OutboxErrorCode } from "./outbox/errors.ts";
+export type { FailedRow } from "./outbox/failed.ts";
+export {
+  migrateOutbox,
+  type OutboxMigrationOptions,
+  outboxMigrationSql,
+} from "./outbox/migrate.ts";
+export {
+  createPostgresOutbox,
+  type OutboxClient,
+  type OutboxPublishOptions,
+  type OutboxRow,
+  type PostgresOutbox,
+  type PostgresOutboxOptions,
+} from "./outbox/outbox.ts";
+export {
+  OutboxRelay,
+  type RelayEvents,
+  type RelayedRow,
+  type RelayOptions,
+  relayDefaults,
+} from "./outbox/relay.ts";
 export type { ConfirmedSender, Envelope } from "./publisher/envelope.ts";
 export {
   defineMessages,
