@@ -84,6 +84,8 @@ export function secretUrls(values: FlagValues, env: CliIo["env"]): string[] {
     stringFlag(values, "management-url"),
     env.RABBITMQ_URL,
     env.RABBITMQ_MANAGEMENT_URL,
+    stringFlag(values, "database-url"),
+    env.DATABASE_URL,
   ].filter((url): url is string => url !== undefined);
 }
 

@@ -23,6 +23,7 @@ import {
   UsageError,
 } from "./command.ts";
 import { dlqCommands } from "./dlq.ts";
+import { outboxCommands } from "./outbox.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { topologyCommands } from "./topology.ts";
 
@@ -30,6 +31,7 @@ import { topologyCommands } from "./topology.ts";
 export const groups: Record<string, CommandGroup> = {
   topology: topologyCommands,
   dlq: dlqCommands,
+  outbox: outboxCommands,
 };
 
 /** Exit codes (DESIGN.md §8). */

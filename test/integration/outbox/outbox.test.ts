@@ -11,6 +11,7 @@ import { z } from "zod";
 import { connect, type Warren } from "../../../src/client.ts";
 import { createPostgresOutbox } from "../../../src/outbox/outbox.ts";
 import { defineMessages } from "../../../src/publisher/messages.ts";
+import { runCli } from "../../support/cli.ts";
 import {
   collect,
   inTransaction,
@@ -239,6 +240,30 @@ describe("transactional outbox", () => {
       expect(refusals).toHaveLength(3); // kept, not retried any more
       const status = await pool.query(`SELECT status FROM "${table}"`);
       expect(status.rows).toEqual([{ status: "failed" }]);
+
+      const listed = await runCli(["outbox", "failed", "--table", table, "--json"]);
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toMatchObject({
+        ok: true,
+        total: 1,
+        rows: [{ messageId: row.messageId, attempts: 3, routingKey: "nobody.listens" }],
+      });
+      const human = await runCli(["outbox", "failed", "--table", table]);
+      expect(human.stdout).toContain("1 failed outbox row:");
+      expect(human.stdout).toContain("error: WARREN_PUBLISH_UNROUTABLE:");
+      const noDatabase = await runCli(["outbox", "failed", "--table", table], {
+        DATABASE_URL: undefined,
+      });
+      expect(noDatabase.code).toBe(1);
+      expect(noDatabase.stderr).toContain("pass --database-url");
+      const missing = await runCli(["outbox", "failed", "--table", `${table}_nope`, "--json"]);
+      expect(missing.code).toBe(1);
+      expect(JSON.parse(missing.stdout).error.code).toBe("WARREN_OUTBOX_TABLE_MISSING");
+      await relay.stop(); // otherwise it takes the row again at once
+      const retried = await runCli(["outbox", "retry", "--table", table, "--json"]);
+      expect(JSON.parse(retried.stdout)).toEqual({ ok: true, retried: 1 });
+      const again = await pool.query(`SELECT status, attempts FROM "${table}"`);
+      expect(again.rows).toEqual([{ status: "pending", attempts: 0 }]);
     } finally {
       await relay.stop();
       await drop();
