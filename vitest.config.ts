@@ -21,6 +21,19 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        // Minutes-long end-to-end runs (the demo, a broker outage), kept out
+        // of `npm test`: `npm run test:slow`, which CI runs after it.
+        extends: true,
+        test: {
+          name: "slow",
+          include: ["test/slow/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
     ],
   },
 });

@@ -7,10 +7,19 @@
 import amqp from "amqplib";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Warren } from "../../../src/client.ts";
-import { createPostgresOutbox } from "../../../src/outbox/outbox.ts";
-import { createThrowawayNode, type ThrowawayNode } from "../publisher/throwaway-node.ts";
-import { inTransaction, logger, newPool, sleep, withOutboxTable } from "./support.ts";
+import { connect, type Warren } from "../../src/client.ts";
+import { createPostgresOutbox } from "../../src/outbox/outbox.ts";
+import {
+  inTransaction,
+  logger,
+  newPool,
+  sleep,
+  withOutboxTable,
+} from "../integration/outbox/support.ts";
+import {
+  createThrowawayNode,
+  type ThrowawayNode,
+} from "../integration/publisher/throwaway-node.ts";
 
 describe("outbox relay across a broker outage", () => {
   const pool = newPool(4);
