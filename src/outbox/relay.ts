@@ -77,10 +77,13 @@ export const relayDefaults = Object.freeze({
 
 type Resolved = { -readonly [K in keyof typeof relayDefaults]: number };
 
-/** One row relayed: its message id and the time from insert to confirm. */
+/** One row relayed. */
 export interface RelayedRow {
   messageId: string;
+  /** Time from the row's insert to the broker's confirm, in milliseconds. */
   lagMs: number;
+  /** `performance.now()` of this process when the confirm arrived. */
+  confirmedAt: number;
 }
 
 /** Events of {@link OutboxRelay}. */
@@ -380,7 +383,7 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
       // clock): no clock skew between the hosts enters the figure.
       const lagMs = outcome.row.age_seconds * 1000 + (outcome.confirmedAt - fetchedAt);
       this.#metrics.lag.observe(labels, lagMs / 1000);
-      relayed.push({ messageId: outcome.row.message_id, lagMs });
+      relayed.push({ messageId: outcome.row.message_id, lagMs, confirmedAt: outcome.confirmedAt });
     }
     if (relayed.length > 0) {
       this.#metrics.relayed.inc(labels, relayed.length);
