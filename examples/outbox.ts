@@ -1,20 +1,18 @@
 import type { Pool } from "pg";
-import { z } from "zod";
-import { createPostgresOutbox, defineMessages } from "../src/index.ts";
-
-const messages = defineMessages({
-  "order.created": z.object({ orderId: z.string(), total: z.number() }),
-});
+import type { PostgresOutbox } from "../src/index.ts";
 
 /** POST /orders: the order and its message commit together, or neither does. */
-export async function placeOrder(pool: Pool, order: { id: string; total: number }) {
-  const outbox = createPostgresOutbox({ pool, messages, exchange: "orders" });
+export async function placeOrder(
+  pool: Pool,
+  outbox: PostgresOutbox,
+  order: { id: string; total: number },
+) {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
     await client.query("INSERT INTO orders (id, total) VALUES ($1, $2)", [order.id, order.total]);
     await outbox.publish(client, "order.created", { orderId: order.id, total: order.total });
-    await client.query("COMMIT"); // a relay (outbox.startRelay(warren)) publishes it after this
+    await client.query("COMMIT"); // answer 202 now: a relay publishes it, with confirms
   } catch (error) {
     await client.query("ROLLBACK");
     throw error;
