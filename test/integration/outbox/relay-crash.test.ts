@@ -9,7 +9,6 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Warren } from "../../../src/client.ts";
 import { migrateIdempotencyStore } from "../../../src/idempotency/migrate.ts";
@@ -53,6 +52,21 @@ describe("a relay killed between the broker's confirm and its mark", () => {
     const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL as string;
     await applyTopology(compileTopology(topology), { url: vhost.url, managementUrl });
     const outbox = createPostgresOutbox({ pool, table, exchange: "orders" });
+    const relayArgs = () => [
+      "src/cli/run.ts",
+      "outbox",
+      "relay",
+      "--url",
+      vhost.url,
+      "--database-url",
+      databaseUrl(),
+      "--table",
+      table,
+      "--batch-size",
+      String(BATCH),
+      "--poll-interval-ms",
+      "200",
+    ];
     const audit = await collect(vhost.url, "audit");
     const lock = await pool.connect();
     let child: ReturnType<typeof spawn> | undefined;
@@ -63,23 +77,10 @@ describe("a relay killed between the broker's confirm and its mark", () => {
       });
       await lock.query("BEGIN");
       await lock.query(`LOCK TABLE "${table}" IN SHARE MODE`);
-      child = spawn(
-        process.execPath,
-        [
-          "src/cli/run.ts",
-          "outbox",
-          "relay",
-          "--url",
-          vhost.url,
-          "--database-url",
-          databaseUrl(),
-          "--table",
-          table,
-          "--batch-size",
-          String(BATCH),
-        ],
-        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-      );
+      child = spawn(process.execPath, relayArgs(), {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stderr = "";
       child.stderr?.on("data", (chunk) => {
         stderr += chunk;
@@ -96,10 +97,16 @@ describe("a relay killed between the broker's confirm and its mark", () => {
       await lock.query("COMMIT");
 
       warren = await connect({ url: vhost.url, topology, logger });
-      const relay = await outbox.startRelay(warren, {
-        pollIntervalMs: 100,
-        registry: new Registry(),
+      // The second relay is the CLI again, stopped gracefully at the end.
+      const second = spawn(process.execPath, relayArgs(), {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
       });
+      let secondOut = "";
+      second.stdout?.on("data", (chunk) => {
+        secondOut += chunk;
+      });
+      const secondExit = new Promise<number | null>((resolve) => second.once("exit", resolve));
       const guard = createTransactionalIdempotencyGuard({
         store: createPostgresIdempotencyStore({ pool, table: idempotencyTable }),
       });
@@ -130,9 +137,14 @@ describe("a relay killed between the broker's confirm and its mark", () => {
         const duplicates = await warren.metrics.messagesConsumed.get();
         const suppressed = duplicates.values.find((v) => v.labels.outcome === "duplicate");
         expect(suppressed?.value).toBe(BATCH);
+        second.kill("SIGTERM");
+        expect(await secondExit).toBe(0);
+        expect(secondOut).toContain(`Relaying outbox table "${table}"`);
+        // All 120: the 40 that were confirmed but never marked, and the rest.
+        expect(secondOut).toContain(`Stopped after relaying ${ROWS} rows.`);
       } finally {
+        if (second.exitCode === null && second.signalCode === null) second.kill("SIGKILL");
         await consumer.close();
-        await relay.stop();
       }
     } finally {
       if (child?.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
