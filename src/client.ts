@@ -10,16 +10,16 @@ import { EventEmitter } from "node:events";
 import type { SocketOptions } from "amqplib";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { BackoffOptions } from "./connection/backoff.ts";
-import { backoffDefaults } from "./connection/backoff.ts";
 import {
-  type ConnectionRole,
-  connectionDefaults,
-  ManagedConnection,
-} from "./connection/connection.ts";
+  connectDefaults,
+  type ResolvedConnectOptions,
+  resolveConnectOptions,
+} from "./connect-options.ts";
+import type { BackoffOptions } from "./connection/backoff.ts";
+import { type ConnectionRole, ManagedConnection } from "./connection/connection.ts";
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
-import { ConsumeError } from "./errors.ts";
+import { ConsumeError, ErrorCode } from "./errors.ts";
 import type { Readiness } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
@@ -102,15 +102,7 @@ export interface ConnectOptions<M extends MessageSchemas = MessageSchemas> {
   publisher?: Partial<Omit<PublisherOptions, "exchange">>;
 }
 
-/** Defaults of {@link ConnectOptions}. */
-export const connectDefaults = Object.freeze({
-  publishExchange: "",
-  serviceName: "warren",
-  heartbeatSeconds: connectionDefaults.heartbeatSeconds,
-  initialConnectDeadlineMs: connectionDefaults.initialConnectDeadlineMs,
-  connectTimeoutMs: connectionDefaults.connectTimeoutMs,
-  backoff: backoffDefaults,
-});
+export { connectDefaults };
 
 /** Events of the client. */
 export interface WarrenEvents {
@@ -131,7 +123,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   /** @internal */
   readonly publisherConnection: ManagedConnection;
   readonly #publisher: Publisher;
-  readonly #options: ConnectOptions<M>;
+  readonly #options: ResolvedConnectOptions<M>;
   readonly #consumers = new Set<Consumer>();
   #consumerConnection: ManagedConnection | undefined;
   #closing: Promise<void> | undefined;
@@ -139,7 +131,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   /** @internal Use {@link connect}. */
   constructor(options: ConnectOptions<M>) {
     super();
-    this.#options = options;
+    this.#options = resolveConnectOptions(options);
     this.logger = resolveLogger(options.logger);
     this.metrics = createMetrics(options.registry);
     const topology = options.topology;
@@ -154,25 +146,21 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
       },
-      {
-        ...options.publisher,
-        exchange: options.publishExchange ?? connectDefaults.publishExchange,
-      },
+      { ...this.#options.publisher, exchange: this.#options.publishExchange },
     );
   }
 
   #connection(role: ConnectionRole): ManagedConnection {
     const o = this.#options;
     const connection = new ManagedConnection({
-      urls: typeof o.url === "string" ? [o.url] : o.url,
+      urls: o.urls,
       role,
-      serviceName: o.serviceName ?? connectDefaults.serviceName,
+      serviceName: o.serviceName,
       ...(this.topology === undefined ? {} : { vhost: this.topology.vhost }),
-      heartbeatSeconds: o.heartbeatSeconds ?? connectDefaults.heartbeatSeconds,
-      initialConnectDeadlineMs:
-        o.initialConnectDeadlineMs ?? connectDefaults.initialConnectDeadlineMs,
-      connectTimeoutMs: o.connectTimeoutMs ?? connectDefaults.connectTimeoutMs,
-      backoff: { ...connectDefaults.backoff, ...o.backoff },
+      heartbeatSeconds: o.heartbeatSeconds,
+      initialConnectDeadlineMs: o.initialConnectDeadlineMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      backoff: o.backoff,
       ...(o.socketOptions === undefined ? {} : { socketOptions: o.socketOptions }),
       logger: this.logger.child({ component: "connection", role }),
     });
@@ -194,8 +182,11 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     this.#publisher.publish(routingKey, message, options, this.#options.messages);
 
   /**
-   * Sends a pre-built envelope with confirms (the consumer runtime's retry
-   * and dead-letter copies). Resolves on the broker's confirm. Bound.
+   * @internal Sends a pre-built envelope with confirms. It skips `maxBytes`
+   * and the message registry's schemas, so it is not part of the API: the
+   * consumer runtime sends its retry and dead-letter copies through the
+   * publisher directly, and tests use this to reach the publisher's edge
+   * cases.
    */
   readonly send = (envelope: Envelope): Promise<void> => this.#publisher.send(envelope);
 
@@ -234,13 +225,13 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   ): Promise<Consumer> => {
     if (this.#closing !== undefined) {
       throw new ConsumeError(
-        "WARREN_CONSUME_CLIENT_CLOSED",
+        ErrorCode.WARREN_CONSUME_CLIENT_CLOSED,
         `consume("${queue}"): the client is closed`,
       );
     }
     if (this.topology === undefined) {
       throw new ConsumeError(
-        "WARREN_CONSUME_NO_TOPOLOGY",
+        ErrorCode.WARREN_CONSUME_NO_TOPOLOGY,
         `consume("${queue}"): the client has no topology. Pass connect({ topology: await loadTopology(file) }) so the runtime knows the queue's retry tiers and dead-letter queue.`,
       );
     }

@@ -16,7 +16,7 @@ import pg from "pg";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { connect, createPostgresOutbox, OutboxError } from "../../src/index.ts";
+import { connect, createPostgresOutbox, ErrorCode, OutboxError } from "../../src/index.ts";
 import { checkSchema, STEPS, tables } from "./database.ts";
 import { exchangeOf, messages, type Order } from "./messages.ts";
 
@@ -131,7 +131,7 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
     } catch (error) {
       logger.error({ err: error }, "order not placed");
       const unavailable =
-        error instanceof OutboxError && error.code === "WARREN_OUTBOX_DATABASE_UNAVAILABLE";
+        error instanceof OutboxError && error.code === ErrorCode.WARREN_OUTBOX_DATABASE_UNAVAILABLE;
       return send(response, unavailable ? 503 : 500, { error: (error as Error).message });
     }
   }

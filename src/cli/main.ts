@@ -9,16 +9,24 @@
  * - 1: error (bad input, unreachable broker, usage)
  * - 2: changes pending (plan) or conflicts refused (apply)
  *
+ * Exit codes are chosen from the error's class and code constant
+ * ({@link exitCodeFor}), never from its message.
+ *
  * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
  */
+
+import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { WarrenError } from "../errors.ts";
+import { ErrorCode, TopologyError, WarrenError } from "../errors.ts";
 import {
+  brokerFlags,
   type Command,
   type CommandGroup,
   type FlagValues,
   globalHelp,
+  globalHelpFor,
   globalOptions,
+  ignoredGlobals,
   secretUrls,
   UsageError,
 } from "./command.ts";
@@ -38,7 +46,24 @@ export const groups: Record<string, CommandGroup> = {
 export const exitCodes = Object.freeze({ ok: 0, error: 1, pending: 2 });
 
 function usageError(message: string): WarrenError {
-  return new WarrenError("WARREN_CLI_USAGE", message);
+  return new WarrenError(ErrorCode.WARREN_CLI_USAGE, message);
+}
+
+/**
+ * The exit code of a failed command: 2 for an apply refused because of
+ * conflicts (the file and the broker disagree; nothing was declared), 1 for
+ * every other error.
+ */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof TopologyError && error.code === ErrorCode.WARREN_TOPOLOGY_CONFLICT
+    ? exitCodes.pending
+    : exitCodes.error;
+}
+
+/** The package's version, read from its package.json (two levels up in src/ and dist/ alike). */
+export function packageVersion(): string {
+  const file = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
 }
 
 function usage(): string {
@@ -48,7 +73,12 @@ function usage(): string {
       lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
     }
   }
-  lines.push("", "Options:", ...globalHelp.map((l) => `  ${l}`));
+  lines.push(
+    "",
+    "Options:",
+    ...globalHelp.map((l) => `  ${l}`),
+    `  ${"--version".padEnd(28)}print the version of warren`,
+  );
   lines.push(
     "",
     "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan) or conflicts (apply).",
@@ -63,12 +93,12 @@ function commandUsage(groupName: string, name: string, command: Command): string
     command.summary,
     "",
     "Options:",
-    ...[...command.help, ...globalHelp].map((l) => `  ${l}`),
+    ...[...command.help, ...globalHelpFor(command)].map((l) => `  ${l}`),
   ].join("\n");
 }
 
 function allOptions(): ParseArgsOptionsConfig {
-  const options: ParseArgsOptionsConfig = { ...globalOptions };
+  const options: ParseArgsOptionsConfig = { ...globalOptions, version: { type: "boolean" } };
   for (const group of Object.values(groups)) {
     for (const command of Object.values(group)) Object.assign(options, command.options);
   }
@@ -96,6 +126,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   if (group === undefined) {
     if (groupName === undefined && looseValues.help === true) {
       io.stdout(`${usage()}\n`);
+      return exitCodes.ok;
+    }
+    if (groupName === undefined && looseValues.version === true) {
+      io.stdout(`${packageVersion()}\n`);
       return exitCodes.ok;
     }
     out.failure(
@@ -137,11 +171,22 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     out.error(commandUsage(groupName!, commandName, command));
     return exitCodes.error;
   }
+  const ignored = ignoredGlobals(command, values);
+  if (ignored.length > 0) {
+    const flags = ignored.map((flag) => `--${flag}`).join(", ");
+    out.failure(
+      usageError(
+        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${groupName} ${commandName}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? " (this command does not contact the broker)" : ""}`,
+      ),
+    );
+    out.error(commandUsage(groupName!, commandName, command));
+    return exitCodes.error;
+  }
   if (positionals.length !== command.positionals.length) {
     const expected = command.positionals.map((p) => `<${p}>`).join(" ");
     out.failure(
       new WarrenError(
-        "WARREN_CLI_USAGE",
+        ErrorCode.WARREN_CLI_USAGE,
         positionals.length < command.positionals.length
           ? `missing argument: expected ${expected}`
           : `unexpected argument "${positionals[command.positionals.length]}"`,
@@ -159,8 +204,6 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return exitCodes.error;
     }
     out.failure(error);
-    return error instanceof WarrenError && error.code === "WARREN_TOPOLOGY_CONFLICT"
-      ? exitCodes.pending
-      : exitCodes.error;
+    return exitCodeFor(error);
   }
 }

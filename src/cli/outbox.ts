@@ -4,14 +4,15 @@
  * is `--database-url` or `$DATABASE_URL`; the broker `--url` or
  * `$RABBITMQ_URL`. Exit codes: 0 ok, 1 error.
  */
-import pg from "pg";
+import type pg from "pg";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { connect } from "../client.ts";
 import { serveHealth } from "../observability/health.ts";
+import { importPg } from "../optional-dependency.ts";
 import type { FailedRow } from "../outbox/failed.ts";
 import { createPostgresOutbox, type PostgresOutbox } from "../outbox/outbox.ts";
-import type { RelayOptions } from "../outbox/relay.ts";
+import type { RelayOptions } from "../outbox/relay-options.ts";
 import {
   brokerUrl,
   type Command,
@@ -52,7 +53,12 @@ async function withOutbox<T>(
   if (url === undefined || url === "") {
     throw new UsageError("no database: pass --database-url <postgres-url> or set DATABASE_URL");
   }
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
+  const { default: pgModule } = await importPg("warren outbox");
+  const pool = new pgModule.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: 10_000,
+  });
   pool.on("error", () => {}); // an idle client's error surfaces on the next query
   const table = stringFlag(context.values, "table");
   try {

@@ -76,6 +76,8 @@ const validate: Command = {
   help: [],
   positionals: ["file"],
   options: {},
+  // Reads only the file: a broker flag would do nothing.
+  globals: [],
   async run(context: CommandContext): Promise<number> {
     const compiled = await compiledFrom(context);
     const file = context.positionals[0]!;
@@ -153,6 +155,8 @@ const exportCommand: Command = {
   ],
   positionals: ["file"],
   options: { format: { type: "string" }, output: { type: "string", short: "o" } },
+  // Writes definitions from the file alone; only --vhost changes them.
+  globals: ["vhost"],
   async run(context: CommandContext): Promise<number> {
     const format = stringFlag(context.values, "format") ?? "definitions";
     if (format !== "definitions") {

@@ -16,7 +16,7 @@
 import { EventEmitter } from "node:events";
 import { connect as amqpConnect, type ChannelModel, type SocketOptions } from "amqplib";
 import type { Logger } from "pino";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BackoffOptions, backoffDefaults, backoffDelayMs } from "./backoff.ts";
 import { brokerUrl, maskSecrets, maskUrl } from "./url.ts";
 
@@ -88,7 +88,10 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
   constructor(options: ManagedConnectionOptions) {
     super();
     if (options.urls.length === 0) {
-      throw new ConnectionError("WARREN_CONNECTION_NO_URL", "connect: no broker URL was given");
+      throw new ConnectionError(
+        ErrorCode.WARREN_CONNECTION_NO_URL,
+        "connect: no broker URL was given",
+      );
     }
     this.#options = options;
   }
@@ -138,7 +141,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) {
         throw new ConnectionError(
-          "WARREN_CONNECTION_CLOSED",
+          ErrorCode.WARREN_CONNECTION_CLOSED,
           `${this.name}: closed while connecting`,
         );
       }
@@ -159,7 +162,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     this.#state = "closed";
     const urls = this.#options.urls.map(maskUrl).join(", ");
     throw new ConnectionError(
-      "WARREN_CONNECT_TIMEOUT",
+      ErrorCode.WARREN_CONNECT_TIMEOUT,
       `${this.name}: could not connect to ${urls} within ${this.#options.initialConnectDeadlineMs} ms (last error: ${this.#describe(lastError)}). Check that the broker runs and the URL and credentials are right, or raise initialConnectDeadlineMs.`,
       { cause: lastError },
     );
@@ -187,7 +190,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     if (this.#isClosed()) {
       await model.close().catch(() => {});
       throw new ConnectionError(
-        "WARREN_CONNECTION_CLOSED",
+        ErrorCode.WARREN_CONNECTION_CLOSED,
         `${this.name}: closed while connecting`,
       );
     }
@@ -239,7 +242,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     this.#blockedReason = undefined;
     if (this.#state === "closed") return;
     const lost =
-      error ?? new ConnectionError("WARREN_CONNECTION_LOST", `${this.name}: connection closed`);
+      error ??
+      new ConnectionError(ErrorCode.WARREN_CONNECTION_LOST, `${this.name}: connection closed`);
     this.#state = "reconnecting";
     this.#options.logger.warn({ err: this.#describe(lost) }, "connection lost, reconnecting");
     this.emit("lost", lost);
@@ -287,14 +291,17 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
   async whenOpen(timeoutMs: number): Promise<ChannelModel> {
     if (this.#model !== undefined) return this.#model;
     if (this.#state === "closed") {
-      throw new ConnectionError("WARREN_CONNECTION_CLOSED", `${this.name}: connection is closed`);
+      throw new ConnectionError(
+        ErrorCode.WARREN_CONNECTION_CLOSED,
+        `${this.name}: connection is closed`,
+      );
     }
     const { promise, resolve, reject } = Promise.withResolvers<ChannelModel>();
     const timer = setTimeout(() => {
       cleanup();
       reject(
         new ConnectionError(
-          "WARREN_CONNECTION_UNAVAILABLE",
+          ErrorCode.WARREN_CONNECTION_UNAVAILABLE,
           `${this.name}: not connected to the broker after ${timeoutMs} ms`,
         ),
       );
@@ -305,7 +312,12 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     };
     const onClosed = () => {
       cleanup();
-      reject(new ConnectionError("WARREN_CONNECTION_CLOSED", `${this.name}: connection is closed`));
+      reject(
+        new ConnectionError(
+          ErrorCode.WARREN_CONNECTION_CLOSED,
+          `${this.name}: connection is closed`,
+        ),
+      );
     };
     const cleanup = () => {
       clearTimeout(timer);

@@ -51,7 +51,7 @@ CREATE INDEX IF NOT EXISTS "${p}_failed_idx" ON ${t} (id) WHERE status = 'failed
  * every deploy and from several processes at once.
  *
  * @example await migrateOutbox(pool);
- * @throws OutboxError `WARREN_OUTBOX_INVALID_OPTIONS` for a bad table name.
+ * @throws OutboxError `WARREN_INVALID_OPTIONS` for a bad table name.
  */
 export async function migrateOutbox(
   db: SqlRunner,

@@ -9,7 +9,10 @@
  * so every copy the relay ever sends carries the same id.
  */
 import type { Pool } from "pg";
+import { z } from "zod";
 import type { Warren } from "../client.ts";
+import { ErrorCode } from "../errors.ts";
+import { integer, nonEmptyString, opaque, resolveOptions } from "../options.ts";
 import type {
   MessageRegistry,
   MessageSchemas,
@@ -19,10 +22,16 @@ import type {
 import { publisherDefaults } from "../publisher/options.ts";
 import { prepareEnvelope } from "../publisher/prepare.ts";
 import type { PublishOptions } from "../publisher/publish.ts";
-import { OutboxError, OutboxErrorCode } from "./errors.ts";
+import { OutboxError } from "./errors.ts";
 import { type FailedRow, listFailedRows, retryFailedRows } from "./failed.ts";
-import { OutboxRelay, type RelayOptions } from "./relay.ts";
-import { explainOutboxError, outboxStatements, resolveOutboxTable } from "./table.ts";
+import { OutboxRelay } from "./relay.ts";
+import type { RelayOptions } from "./relay-options.ts";
+import {
+  DEFAULT_OUTBOX_TABLE,
+  explainOutboxError,
+  outboxStatements,
+  resolveOutboxTable,
+} from "./table.ts";
 
 /** The part of a `pg` client the outbox uses: a `PoolClient` or `Client` inside BEGIN. */
 export interface OutboxClient {
@@ -91,6 +100,16 @@ export interface PostgresOutbox<M extends MessageSchemas = MessageSchemas> {
   retryFailed(ids?: readonly string[]): Promise<number>;
 }
 
+const outboxSchema = z.object({
+  pool: opaque<Pool>().refine((pool) => typeof pool?.connect === "function", {
+    error: "a pg Pool",
+  }),
+  table: nonEmptyString().default(DEFAULT_OUTBOX_TABLE),
+  messages: opaque<MessageRegistry | undefined>().optional(),
+  exchange: z.string({ error: "a string" }).default(""),
+  maxBytes: integer(1).default(publisherDefaults.maxBytes),
+});
+
 /**
  * False when `client` is certainly not inside a transaction block: a pool
  * (each query may take another connection, and autocommits), or a `pg`
@@ -109,36 +128,34 @@ function inTransaction(client: OutboxClient): boolean {
  * Creates the outbox. Nothing is queried here; run {@link migrateOutbox}
  * once before the first publish.
  *
- * @throws OutboxError `WARREN_OUTBOX_INVALID_OPTIONS` for a bad table name or `maxBytes`.
+ * @throws OutboxError `WARREN_INVALID_OPTIONS` for a bad option (a table
+ *   name that is not `table` or `schema.table`, a `maxBytes` below 1).
  */
 export function createPostgresOutbox<const M extends MessageSchemas = MessageSchemas>(
   options: PostgresOutboxOptions<M>,
 ): PostgresOutbox<M> {
-  const table = resolveOutboxTable(options.table);
+  const resolved = resolveOptions(outboxSchema, options, {
+    context: "createPostgresOutbox()",
+    errorClass: OutboxError,
+  });
+  const table = resolveOutboxTable(resolved.table);
   const statements = outboxStatements(table);
-  const exchange = options.exchange ?? "";
-  const maxBytes = options.maxBytes ?? publisherDefaults.maxBytes;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-    throw new OutboxError(
-      OutboxErrorCode.invalidOptions,
-      `createPostgresOutbox: maxBytes must be a positive integer of bytes, got ${String(maxBytes)}`,
-    );
-  }
-  const messages = options.messages as MessageRegistry | undefined;
+  const { exchange, maxBytes } = resolved;
+  const messages = resolved.messages as MessageRegistry | undefined;
   return {
     table: table.name,
-    pool: options.pool,
+    pool: resolved.pool,
     async publish(client, routingKey, message, callOptions = {}) {
       const { orderingKey, ...publishOptions } = callOptions;
       if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey === "")) {
         throw new OutboxError(
-          OutboxErrorCode.invalidOptions,
-          `outbox.publish("${routingKey}"): orderingKey must be a non-empty string`,
+          ErrorCode.WARREN_INVALID_OPTIONS,
+          `outbox.publish("${routingKey}"): option orderingKey must be a non-empty string, got ${JSON.stringify(orderingKey)}`,
         );
       }
       if (!inTransaction(client)) {
         throw new OutboxError(
-          OutboxErrorCode.notInTransaction,
+          ErrorCode.WARREN_OUTBOX_NOT_IN_TRANSACTION,
           `outbox.publish("${routingKey}"): the client is not inside a transaction, so the message would not commit with your writes; nothing was inserted. Take a client with pool.connect(), run BEGIN, do your writes and outbox.publish(client, ...) on it, then COMMIT.`,
         );
       }
@@ -168,11 +185,12 @@ export function createPostgresOutbox<const M extends MessageSchemas = MessageSch
       return { id: String(rows[0]?.id), messageId };
     },
     async startRelay(warren, relayOptions = {}) {
-      const relay = new OutboxRelay(options.pool, table, warren, relayOptions);
+      const relay = new OutboxRelay(resolved.pool, table, warren, relayOptions);
       await relay.start();
       return relay;
     },
-    listFailed: (listOptions = {}) => listFailedRows(options.pool, table, listOptions.limit ?? 100),
-    retryFailed: (ids) => retryFailedRows(options.pool, table, ids),
+    listFailed: (listOptions = {}) =>
+      listFailedRows(resolved.pool, table, listOptions.limit ?? 100),
+    retryFailed: (ids) => retryFailedRows(resolved.pool, table, ids),
   };
 }

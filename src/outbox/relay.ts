@@ -22,60 +22,18 @@
  * only delays a row.
  */
 import { EventEmitter } from "node:events";
-import pg, { type Pool } from "pg";
+import type { Pool } from "pg";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
 import type { Warren } from "../client.ts";
 import { backoffDelayMs } from "../connection/backoff.ts";
-import { PublishError } from "../errors.ts";
+import { ErrorCode, PublishError } from "../errors.ts";
+import { resolveOptions } from "../options.ts";
 import type { MessageSchemas } from "../publisher/messages.ts";
-import { OutboxError, OutboxErrorCode } from "./errors.ts";
+import { OutboxError } from "./errors.ts";
+import { Listener } from "./listener.ts";
 import { type RelayMetrics, relayMetrics } from "./relay-metrics.ts";
+import { type RelayOptions, type ResolvedRelayOptions, relaySchema } from "./relay-options.ts";
 import { explainOutboxError, type OutboxTable, outboxStatements } from "./table.ts";
-
-/** Options of `outbox.startRelay`; every field has a default in {@link relayDefaults}. */
-export interface RelayOptions {
-  /** Most rows claimed and published per transaction. @default 200 */
-  batchSize?: number;
-  /** Poll interval when no NOTIFY arrives, in milliseconds. @default 1000 */
-  pollIntervalMs?: number;
-  /** Broker refusals (unroutable, nacked) of one row before it is kept as failed. @default 10 */
-  maxAttempts?: number;
-  /** Delay after a row's first refusal, doubling per refusal, in milliseconds. @default 1000 */
-  retryDelayMs?: number;
-  /** Upper bound of that delay, in milliseconds. @default 60000 */
-  maxRetryDelayMs?: number;
-  /** Confirm timeout of each publish, in milliseconds. @default 10000 */
-  publishTimeoutMs?: number;
-  /** How long sent rows are kept, in milliseconds; 0 deletes them when confirmed. @default 86400000 (1 day) */
-  retentionMs?: number;
-  /** How often sent rows past their retention are deleted, in milliseconds. @default 60000 */
-  cleanupIntervalMs?: number;
-  /** Rows deleted per cleanup statement. @default 1000 */
-  cleanupBatchSize?: number;
-  /** How often the pending/failed gauges are refreshed, in milliseconds. @default 5000 */
-  statsIntervalMs?: number;
-  /** Registry of the relay's metrics. @default the client's registry */
-  registry?: Registry;
-  /** Logger. @default a child of the client's logger */
-  logger?: Logger;
-}
-
-/** Defaults of {@link RelayOptions}. */
-export const relayDefaults = Object.freeze({
-  batchSize: 200,
-  pollIntervalMs: 1_000,
-  maxAttempts: 10,
-  retryDelayMs: 1_000,
-  maxRetryDelayMs: 60_000,
-  publishTimeoutMs: 10_000,
-  retentionMs: 86_400_000,
-  cleanupIntervalMs: 60_000,
-  cleanupBatchSize: 1_000,
-  statsIntervalMs: 5_000,
-});
-
-type Resolved = { -readonly [K in keyof typeof relayDefaults]: number };
 
 /** One row relayed. */
 export interface RelayedRow {
@@ -112,26 +70,10 @@ type Outcome =
   | { kind: "refused"; row: ClaimedRow; error: PublishError }
   | { kind: "held"; row: ClaimedRow; error?: unknown };
 
-const REFUSALS = new Set(["WARREN_PUBLISH_UNROUTABLE", "WARREN_PUBLISH_NACKED"]);
-
-function resolveOptions(options: RelayOptions): Resolved {
-  const resolved = { ...relayDefaults };
-  for (const [key, value] of Object.entries(options)) {
-    if (key === "registry" || key === "logger" || value === undefined) continue;
-    if (!(key in relayDefaults)) {
-      throw new OutboxError(OutboxErrorCode.invalidOptions, `startRelay: unknown option "${key}"`);
-    }
-    const min = key === "retentionMs" ? 0 : 1;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-      throw new OutboxError(
-        OutboxErrorCode.invalidOptions,
-        `startRelay: ${key} must be an integer of at least ${min}, got ${String(value)}`,
-      );
-    }
-    (resolved as Record<string, number>)[key] = value;
-  }
-  return resolved;
-}
+const REFUSALS = new Set<string>([
+  ErrorCode.WARREN_PUBLISH_UNROUTABLE,
+  ErrorCode.WARREN_PUBLISH_NACKED,
+]);
 
 /** A running relay; see the module comment. Stop it with {@link OutboxRelay.stop}. */
 export class OutboxRelay extends EventEmitter<RelayEvents> {
@@ -139,15 +81,14 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
   readonly #table: OutboxTable;
   readonly #sql: ReturnType<typeof outboxStatements>;
   readonly #warren: Warren<MessageSchemas>;
-  readonly #options: Resolved;
+  readonly #options: ResolvedRelayOptions;
   readonly #metrics: RelayMetrics;
   readonly #logger: Logger;
   #state: "new" | "running" | "stopped" = "new";
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #notified = false;
-  #listener: pg.Client | undefined;
-  #listenerTimer: NodeJS.Timeout | undefined;
+  #listener: Listener | undefined;
   #timers: NodeJS.Timeout[] = [];
   #cleaning = false;
 
@@ -163,14 +104,17 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
     this.#table = table;
     this.#sql = outboxStatements(table);
     this.#warren = warren;
-    this.#options = resolveOptions(options);
-    this.#metrics = relayMetrics(options.registry ?? warren.metrics.registry);
-    this.#logger =
-      options.logger ?? warren.logger.child({ component: "outbox-relay", table: table.name });
+    const { registry, logger, ...resolved } = resolveOptions(relaySchema, options, {
+      context: "outbox.startRelay()",
+      errorClass: OutboxError,
+    });
+    this.#options = resolved;
+    this.#metrics = relayMetrics(registry ?? warren.metrics.registry);
+    this.#logger = logger ?? warren.logger.child({ component: "outbox-relay", table: table.name });
   }
 
   /** The relay's settings, defaults applied. */
-  get options(): Readonly<Resolved> {
+  get options(): ResolvedRelayOptions {
     return this.#options;
   }
 
@@ -178,13 +122,23 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
   async start(): Promise<void> {
     if (this.#state !== "new") {
       throw new OutboxError(
-        OutboxErrorCode.relayState,
+        ErrorCode.WARREN_OUTBOX_RELAY_STATE,
         "startRelay: this relay was already started",
       );
     }
     await this.refreshStats();
     this.#state = "running";
-    void this.#listen();
+    this.#listener = new Listener(
+      this.#pool,
+      this.#table.channel,
+      this.#options.pollIntervalMs * 5,
+      this.#logger,
+      () => {
+        this.#notified = true;
+        this.#wake?.();
+      },
+    );
+    this.#listener.start();
     this.#timers.push(
       setInterval(
         () => void this.refreshStats().catch(() => undefined),
@@ -210,10 +164,9 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
     if (this.#state === "stopped") return this.#loop;
     this.#state = "stopped";
     for (const timer of this.#timers) clearInterval(timer);
-    clearTimeout(this.#listenerTimer);
     this.#wake?.();
     await this.#loop;
-    await this.#listener?.end().catch(() => undefined);
+    await this.#listener?.stop();
   }
 
   /** Refreshes the pending, oldest-pending-age and failed gauges from the table. */
@@ -429,31 +382,5 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
         done();
       };
     });
-  }
-
-  /** LISTENs on a connection of its own; reconnects after a poll interval when it drops. */
-  async #listen(): Promise<void> {
-    if (this.#state !== "running") return;
-    const client = new pg.Client(this.#pool.options);
-    this.#listener = client;
-    const retry = () => {
-      if (this.#listener !== client || this.#state !== "running") return;
-      this.#listener = undefined;
-      void client.end().catch(() => undefined);
-      this.#listenerTimer = setTimeout(() => void this.#listen(), this.#options.pollIntervalMs * 5);
-    };
-    client.on("error", retry);
-    client.on("end", retry);
-    client.on("notification", () => {
-      this.#notified = true;
-      this.#wake?.();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${this.#table.channel}`);
-    } catch (error) {
-      this.#logger.debug({ err: error }, "outbox relay: LISTEN failed; polling until it works");
-      retry();
-    }
   }
 }

@@ -8,7 +8,8 @@
  * The table name is validated and quoted here, once; every statement is
  * built from the resolved {@link OutboxTable}.
  */
-import { OutboxError, OutboxErrorCode } from "./errors.ts";
+import { ErrorCode } from "../errors.ts";
+import { OutboxError } from "./errors.ts";
 
 /** Default table name of the outbox. */
 export const DEFAULT_OUTBOX_TABLE = "warren_outbox";
@@ -30,13 +31,13 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /**
  * Validates `name` (`table` or `schema.table`: letters, digits and `_`).
  *
- * @throws OutboxError `WARREN_OUTBOX_INVALID_OPTIONS`
+ * @throws OutboxError `WARREN_INVALID_OPTIONS`
  */
 export function resolveOutboxTable(name = DEFAULT_OUTBOX_TABLE): OutboxTable {
   const parts = name.split(".");
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
     throw new OutboxError(
-      OutboxErrorCode.invalidOptions,
+      ErrorCode.WARREN_INVALID_OPTIONS,
       `outbox table "${name}" is not a plain identifier; use letters, digits and "_", optionally qualified by a schema ("schema.table")`,
     );
   }
@@ -131,14 +132,14 @@ export function explainOutboxError(error: unknown, table: OutboxTable, during: s
   if (error instanceof OutboxError) return error;
   if ((error as { code?: unknown } | null)?.code === UNDEFINED_TABLE) {
     return new OutboxError(
-      OutboxErrorCode.tableMissing,
+      ErrorCode.WARREN_OUTBOX_TABLE_MISSING,
       `${during}: outbox table ${table.quoted} does not exist; create it once with \`await migrateOutbox(pool, { table: "${table.name}" })\` (or run the SQL from outboxMigrationSql()) before publishing`,
       { cause: error },
     );
   }
   if (isUnavailable(error)) {
     return new OutboxError(
-      OutboxErrorCode.databaseUnavailable,
+      ErrorCode.WARREN_OUTBOX_DATABASE_UNAVAILABLE,
       `${during}: PostgreSQL is unavailable (${(error as Error).message}). The transaction did not commit, so neither your rows nor the outbox row were written. Roll back and retry the whole transaction once the database is back.`,
       { cause: error },
     );

@@ -22,7 +22,7 @@ import type { ChannelModel, ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
 import { backoffDelayMs } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
-import type { PublishError } from "../errors.ts";
+import { ErrorCode, type PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import { coalesceSocketWrites } from "./coalesce.ts";
@@ -124,7 +124,7 @@ export class Publisher implements ConfirmedSender {
       const refused = error as PublishError;
       return this.#refuse(
         refused,
-        refused.code === "WARREN_PUBLISH_TOO_LARGE" ? exchange : this.#options.exchange,
+        refused.code === ErrorCode.WARREN_PUBLISH_TOO_LARGE ? exchange : this.#options.exchange,
       );
     }
     return this.#submit(envelope);
