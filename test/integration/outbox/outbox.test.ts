@@ -8,10 +8,10 @@
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { main } from "../../../src/cli/main.ts";
 import { connect, type Warren } from "../../../src/client.ts";
 import { createPostgresOutbox } from "../../../src/outbox/outbox.ts";
 import { defineMessages } from "../../../src/publisher/messages.ts";
-import { runCli } from "../../support/cli.ts";
 import {
   collect,
   inTransaction,
@@ -26,6 +26,22 @@ const messages = defineMessages({
   "order.created": z.object({ orderId: z.string(), total: z.number().int() }),
   "order.step": z.object({ key: z.string(), seq: z.number().int() }),
 });
+
+/** Runs the CLI in this process (as bin/warren does), capturing its output. */
+async function runCli(args: string[], env: Record<string, string | undefined> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(args, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: { ...process.env, ...env },
+  });
+  return { code, stdout, stderr };
+}
 
 describe("transactional outbox", () => {
   const pool = newPool(12);
