@@ -1,8 +1,8 @@
 /**
- * `connect()` and the client it returns (DESIGN.md §10): one publisher
+ * `connect()` and the client it returns (docs/architecture.md#the-public-api): one publisher
  * connection, opened before `connect` resolves, and one consumer connection,
  * opened by the first `consume`. Keeping them apart means a memory alarm that
- * blocks the publisher never stops consumers from acking (DESIGN.md §5).
+ * blocks the publisher never stops consumers from acking (docs/architecture.md#connections).
  * Both reconnect by themselves; the publisher rebuilds its channel and each
  * consumer re-subscribes on every reopen.
  */

@@ -42,7 +42,7 @@ export const groups: Record<string, CommandGroup> = {
   outbox: outboxCommands,
 };
 
-/** Exit codes (DESIGN.md §8). */
+/** Exit codes (docs/architecture.md#cli-exit-codes). */
 export const exitCodes = Object.freeze({ ok: 0, error: 1, pending: 2 });
 
 function usageError(message: string): WarrenError {

@@ -1,7 +1,7 @@
 /**
  * `warren topology validate|plan|apply|export <file>`: each parses its flags
  * into the library's options, calls one public function and prints the
- * result. Exit codes (DESIGN.md §8): 0 ok / no changes, 1 error, 2 changes
+ * result. Exit codes (docs/architecture.md#cli-exit-codes): 0 ok / no changes, 1 error, 2 changes
  * pending (plan, apply --dry-run) or conflicts refused (apply).
  */
 import { writeFile } from "node:fs/promises";

@@ -4,11 +4,12 @@
  * drops it, and tells its users (the publisher, each consumer) through
  * `open` events so they can rebuild their channels.
  *
- * Publisher and consumers each get their own ManagedConnection (DESIGN.md
- * §5): a memory alarm blocks every connection that publishes, and a blocked
- * consumer connection would stop acking too. Every connection sets
- * TCP_NODELAY and a heartbeat, and names itself (`connection_name`) so an
- * operator can tell service and role apart in the management UI.
+ * Publisher and consumers each get their own ManagedConnection
+ * (docs/architecture.md#connections): a memory alarm blocks every connection
+ * that publishes, and a blocked consumer connection would stop acking too.
+ * Every connection sets TCP_NODELAY and a heartbeat, and names itself
+ * (`connection_name`) so an operator can tell service and role apart in the
+ * management UI.
  *
  * amqplib emits `error` and `close` on connections; both are always handled
  * here, so no broker behaviour can turn into an unhandled 'error' event.

@@ -383,7 +383,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * Consumes `queue` with `handler` until `close()`. Resolves once every lane
  * is subscribed.
  *
- * Outcomes (DESIGN.md §5); a copy is always confirmed by the broker before
+ * Outcomes (docs/architecture.md#handler-outcomes); a copy is always confirmed by the broker before
  * the original is acked:
  *
  * | handler / message | runtime does |

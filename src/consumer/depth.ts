@@ -1,5 +1,5 @@
 /**
- * Feeds the `warren_queue_depth` gauge (DESIGN.md §9): every interval, the
+ * Feeds the `warren_queue_depth` gauge (docs/architecture.md#metrics-and-health): every interval, the
  * ready-message count of a work queue, each of its retry tiers and its
  * dead-letter queue, read with `queue.declare passive` on a channel of the
  * consumer connection. The channel is its own: a failed check closes the

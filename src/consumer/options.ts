@@ -32,7 +32,7 @@ export interface IdempotencyKeyOption<T> {
 }
 
 /**
- * Makes a handler idempotent (DESIGN.md §6): either a `store` (the guard is
+ * Makes a handler idempotent (docs/architecture.md#idempotency-leases): either a `store` (the guard is
  * built with its `leaseMs` and `retentionMs`) or a ready `guard`, plus an
  * optional `key` function.
  */
@@ -105,7 +105,7 @@ export interface ConsumeOptions<T> {
    * @default 15000
    */
   depthIntervalMs?: number;
-  /** Runs each message at most once per key (DESIGN.md §6). */
+  /** Runs each message at most once per key (docs/architecture.md#idempotency-leases). */
   idempotency?: IdempotencyOptions<T>;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `replayDeadLetters`: move dead letters from `Q.dlq` back to `Q`.
  *
- * The no-loss rule is the consumer runtime's (DESIGN.md §5): a dead letter is
+ * The no-loss rule is the consumer runtime's (docs/architecture.md#handler-outcomes): a dead letter is
  * acked only after the broker confirmed its copy in `Q`. One message at a
  * time, on one confirm channel: `basic.get` (manual ack) → publish the copy
  * to the default exchange with routing key `Q`, mandatory → wait for the

@@ -1,6 +1,6 @@
 /**
  * The idempotency guard: begin → work → complete, or release on failure
- * (DESIGN.md §6). Options are validated once, here, against the queue's
+ * (docs/architecture.md#idempotency-leases). Options are validated once, here, against the queue's
  * retry policy: a done mark must outlive every retry copy of its message, or
  * a late copy would find the key forgotten and run the handler again.
  */

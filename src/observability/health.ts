@@ -1,5 +1,5 @@
 /**
- * A small HTTP endpoint for orchestrators and Prometheus (DESIGN.md §9):
+ * A small HTTP endpoint for orchestrators and Prometheus (docs/architecture.md#metrics-and-health):
  *
  * - `GET /healthz`: 200 while the process runs (liveness);
  * - `GET /readyz`: 200 when `ready()` says so (connected and consuming),

@@ -1,6 +1,6 @@
 /**
  * Finds a RabbitMQ broker for tests, demos and local tries, in the order of
- * DESIGN.md §11:
+ * docs/testing.md and docs/architecture.md#tests-and-the-broker:
  *
  * 1. `RABBITMQ_URL` (and `RABBITMQ_MANAGEMENT_URL`, else derived from it):
  *    a broker someone already runs. `stop()` does nothing.
