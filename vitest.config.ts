@@ -42,7 +42,7 @@ export default defineConfig({
           name: "slow",
           include: ["test/slow/**/*.test.ts"],
           globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 180_000,
+          testTimeout: 300_000,
           hookTimeout: 120_000,
           maxWorkers: 2,
         },

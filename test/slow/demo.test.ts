@@ -15,7 +15,7 @@ function runDemo(args: string[]): Promise<{ code: number; stdout: string; stderr
     execFile(
       process.execPath,
       ["scripts/demo.ts", ...args],
-      { cwd: root, env: process.env, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: root, env: process.env, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
         resolve({ code, stdout, stderr });
@@ -44,5 +44,5 @@ describe("npm run demo", () => {
     expect(out).toContain("reason retries-exhausted  attempts 3");
     expect(out).toContain("SKU discontinued");
     expect(out).toContain("OK: all 30 orders accounted for: none lost, none processed twice.");
-  }, 160_000);
+  }, 300_000);
 });
