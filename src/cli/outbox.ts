@@ -97,6 +97,7 @@ const failed: Command = {
   help: [...databaseHelp, "--limit <n>                 show at most n rows (default 100)"],
   positionals: [],
   options: { ...databaseOptions, limit: { type: "string" } },
+  globals: [],
   async run(context) {
     const limit = integerFlag(context.values, "limit") ?? 100;
     const { total, rows } = await withOutbox(context, (outbox) => outbox.listFailed({ limit }));
@@ -112,6 +113,7 @@ const retry: Command = {
   help: [...databaseHelp, "--id <id>                   only this row (repeatable)"],
   positionals: [],
   options: { ...databaseOptions, id: { type: "string", multiple: true } },
+  globals: [],
   async run(context) {
     const raw = context.values.id;
     const ids = Array.isArray(raw) ? raw.map(String) : undefined;
@@ -145,6 +147,9 @@ const relay: Command = {
     "retention-ms": { type: "string" },
     "metrics-port": { type: "string" },
   },
+  // The broker URL only: TLS files are not wired into the relay's AMQP
+  // connection yet, so they are refused rather than ignored.
+  globals: ["url"],
   async run(context) {
     const { values, out } = context;
     const registry = new Registry();

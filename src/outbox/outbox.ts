@@ -180,7 +180,7 @@ export function createPostgresOutbox<const M extends MessageSchemas = MessageSch
           orderingKey ?? null,
         ]));
       } catch (error) {
-        throw explainOutboxError(error, table, `outbox.publish("${routingKey}")`);
+        throw explainOutboxError(error, table, `outbox.publish("${routingKey}")`, true);
       }
       return { id: String(rows[0]?.id), messageId };
     },

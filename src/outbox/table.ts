@@ -128,7 +128,12 @@ function isUnavailable(error: unknown): boolean {
  * Turns a missing table or a lost database into an {@link OutboxError} that
  * says what to do; other errors pass through unchanged.
  */
-export function explainOutboxError(error: unknown, table: OutboxTable, during: string): unknown {
+export function explainOutboxError(
+  error: unknown,
+  table: OutboxTable,
+  during: string,
+  inTransaction = false,
+): unknown {
   if (error instanceof OutboxError) return error;
   if ((error as { code?: unknown } | null)?.code === UNDEFINED_TABLE) {
     return new OutboxError(
@@ -140,7 +145,11 @@ export function explainOutboxError(error: unknown, table: OutboxTable, during: s
   if (isUnavailable(error)) {
     return new OutboxError(
       ErrorCode.WARREN_OUTBOX_DATABASE_UNAVAILABLE,
-      `${during}: PostgreSQL is unavailable (${(error as Error).message}). The transaction did not commit, so neither your rows nor the outbox row were written. Roll back and retry the whole transaction once the database is back.`,
+      `${during}: PostgreSQL is unavailable (${(error as Error).message}). ${
+        inTransaction
+          ? "The transaction did not commit, so neither your rows nor the outbox row were written. Roll back and retry the whole transaction once the database is back."
+          : "Check that the server runs and that the database URL points at it; pending rows wait in the table meanwhile."
+      }`,
       { cause: error },
     );
   }
