@@ -161,7 +161,7 @@ describe("transactional outbox", () => {
         }),
       );
       expect(ids.size).toBe(5_000);
-      await collector.waitForDistinct(5_000, 45_000);
+      await collector.waitForDistinct(5_000, 150_000);
       await sleep(1_000);
       expect(collector.total()).toBe(5_000);
       expect([...collector.counts.keys()].every((id) => ids.has(id))).toBe(true);
@@ -179,7 +179,7 @@ describe("transactional outbox", () => {
       await collector.close();
       await drop();
     }
-  });
+  }, 240_000);
 
   it("publishes the rows of each ordering key in insert order across 2 relays", async () => {
     const { table, drop } = await withOutboxTable(pool);
@@ -208,7 +208,7 @@ describe("transactional outbox", () => {
           }
         }),
       );
-      await collector.waitForDistinct(600, 30_000);
+      await collector.waitForDistinct(600, 120_000);
       for (const key of keys) {
         const seqs = (collector.bodies as { key: string; seq: number }[])
           .filter((body) => body.key === key)
@@ -220,7 +220,7 @@ describe("transactional outbox", () => {
       await collector.close();
       await drop();
     }
-  });
+  }, 240_000);
 
   it("retries an unroutable row with backoff, then keeps it as failed with its error", async () => {
     const { table, drop } = await withOutboxTable(pool);

@@ -86,7 +86,7 @@ describe("a relay killed between the broker's confirm and its mark", () => {
         stderr += chunk;
       });
       // The first batch is confirmed; its mark now waits for our lock.
-      await audit.waitForDistinct(BATCH, 30_000).catch((error) => {
+      await audit.waitForDistinct(BATCH, 90_000).catch((error) => {
         throw new Error(`${error.message}; relay stderr: ${stderr}`);
       });
       await sleep(300);
@@ -119,8 +119,8 @@ describe("a relay killed between the broker's confirm and its mark", () => {
         { idempotency: { guard }, prefetch: 20, concurrency: 2 },
       );
       try {
-        await audit.waitForDistinct(ROWS, 30_000);
-        const deadline = Date.now() + 30_000;
+        await audit.waitForDistinct(ROWS, 90_000);
+        const deadline = Date.now() + 90_000;
         const effects = async () =>
           (await pool.query(`SELECT count(*)::int AS n FROM "${table}_effects"`)).rows[0].n;
         while ((await effects()) < ROWS && Date.now() < deadline) await sleep(100);
@@ -154,5 +154,5 @@ describe("a relay killed between the broker's confirm and its mark", () => {
       await drop();
       await pool.query(`DROP TABLE IF EXISTS "${idempotencyTable}", "${table}_effects"`);
     }
-  });
+  }, 240_000);
 });
