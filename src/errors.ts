@@ -75,6 +75,11 @@ export const ERROR_CODES = Object.freeze({
   WARREN_CONSUME_UNKNOWN_QUEUE: "consume",
   WARREN_CONSUME_QUEUE_MISSING: "consume",
   WARREN_CONSUME_SUBSCRIBE_FAILED: "consume",
+  WARREN_CONSOLE_LISTEN_FAILED: "console",
+  WARREN_CONSOLE_ASSETS_MISSING: "console",
+  WARREN_CONSOLE_FORBIDDEN: "console",
+  WARREN_CONSOLE_BAD_REQUEST: "console",
+  WARREN_CONSOLE_UNKNOWN_QUEUE: "console",
   WARREN_OUTBOX_TABLE_MISSING: "outbox",
   WARREN_OUTBOX_NOT_IN_TRANSACTION: "outbox",
   WARREN_OUTBOX_DATABASE_UNAVAILABLE: "outbox",
@@ -84,7 +89,8 @@ export const ERROR_CODES = Object.freeze({
 /**
  * Who can act on an error: `options` (the caller passed a bad option, or a
  * needed optional package is missing), `topology`, `connection`, `publish`,
- * `consume`, `idempotency`, `dlq`, `outbox` (the transactional outbox), `cli` (command-line usage) and `testing`
+ * `consume`, `idempotency`, `dlq`, `console` (the web console), `outbox`
+ * (the transactional outbox), `cli` (command-line usage) and `testing`
  * (the `warren/testing` helpers).
  */
 export type ErrorScope =
@@ -95,6 +101,7 @@ export type ErrorScope =
   | "consume"
   | "idempotency"
   | "dlq"
+  | "console"
   | "outbox"
   | "cli"
   | "testing";
