@@ -62,6 +62,19 @@ export default defineConfig({
           maxWorkers: 1,
         },
       },
+      {
+        // Minutes-long end-to-end runs (the demo, a broker outage), kept out
+        // of `npm test`: `npm run test:slow`, which CI runs after it.
+        extends: true,
+        test: {
+          name: "slow",
+          include: ["test/slow/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
     ],
   },
 });

@@ -81,13 +81,18 @@ export const ERROR_CODES = Object.freeze({
   WARREN_CONSOLE_FORBIDDEN: "console",
   WARREN_CONSOLE_BAD_REQUEST: "console",
   WARREN_CONSOLE_UNKNOWN_QUEUE: "console",
+  WARREN_OUTBOX_TABLE_MISSING: "outbox",
+  WARREN_OUTBOX_NOT_IN_TRANSACTION: "outbox",
+  WARREN_OUTBOX_DATABASE_UNAVAILABLE: "outbox",
+  WARREN_OUTBOX_RELAY_STATE: "outbox",
 } as const satisfies Record<string, ErrorScope>);
 
 /**
  * Who can act on an error: `options` (the caller passed a bad option, or a
  * needed optional package is missing), `topology`, `connection`, `publish`,
- * `consume`, `idempotency`, `dlq`, `console` (the web console), `cli`
- * (command-line usage) and `testing` (the `warren/testing` helpers).
+ * `consume`, `idempotency`, `dlq`, `console` (the web console), `outbox`
+ * (the transactional outbox), `cli` (command-line usage) and `testing`
+ * (the `warren/testing` helpers).
  */
 export type ErrorScope =
   | "options"
@@ -98,6 +103,7 @@ export type ErrorScope =
   | "idempotency"
   | "dlq"
   | "console"
+  | "outbox"
   | "cli"
   | "testing";
 

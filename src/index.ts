@@ -106,6 +106,25 @@ export type {
   TransactionScope,
 } from "./idempotency/types.ts";
 
+// ── Transactional outbox: commit and publish together ──────────────────────
+export { OutboxError } from "./outbox/errors.ts";
+export type { FailedRow } from "./outbox/failed.ts";
+export {
+  migrateOutbox,
+  type OutboxMigrationOptions,
+  outboxMigrationSql,
+} from "./outbox/migrate.ts";
+export {
+  createPostgresOutbox,
+  type OutboxClient,
+  type OutboxPublishOptions,
+  type OutboxRow,
+  type PostgresOutbox,
+  type PostgresOutboxOptions,
+} from "./outbox/outbox.ts";
+export { OutboxRelay, type RelayEvents, type RelayedRow } from "./outbox/relay.ts";
+export { type RelayOptions, relayDefaults } from "./outbox/relay-options.ts";
+
 // ── Dead letters: inspect, replay, purge ────────────────────────────────────
 export type { DeadLetter, DeathRecord } from "./dlq/dead-letter.ts";
 export {

@@ -169,6 +169,9 @@ export function secretUrls(values: FlagValues, env: CliIo["env"]): string[] {
     ...(urlsFlag(values, "management-url") ?? []),
     ...urlList(env.RABBITMQ_URL ?? ""),
     ...urlList(env.RABBITMQ_MANAGEMENT_URL ?? ""),
+    ...[stringFlag(values, "database-url"), env.DATABASE_URL].filter(
+      (url): url is string => url !== undefined,
+    ),
   ];
 }
 

@@ -25,14 +25,15 @@ import type { ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
-import { PublishError } from "../errors.ts";
+import { ErrorCode, type PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
-import { type MessageRegistry, validatePayload } from "./messages.ts";
+import type { MessageRegistry } from "./messages.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
-import { buildEnvelope, type PublishOptions } from "./publish.ts";
+import { prepareEnvelope } from "./prepare.ts";
+import type { PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
 
@@ -138,23 +139,21 @@ export class Publisher implements ConfirmedSender {
   ): Promise<void> {
     if (!this.#accepting) return this.#refuse(publishErrors.closed(routingKey));
     let envelope: Envelope;
+    const exchange = options.exchange ?? this.#options.exchange;
     try {
-      validatePayload(messages, routingKey, payload);
-      envelope = buildEnvelope(
-        options.exchange ?? this.#options.exchange,
+      envelope = prepareEnvelope(
+        messages,
+        exchange,
         routingKey,
         payload,
         options,
+        this.#options.maxBytes,
       );
     } catch (error) {
+      const refused = error as PublishError;
       return this.#refuse(
-        error instanceof PublishError ? error : publishErrors.unserialisable(routingKey, error),
-      );
-    }
-    if (envelope.content.length > this.#options.maxBytes) {
-      return this.#refuse(
-        publishErrors.tooLarge(envelope, this.#options.maxBytes),
-        envelope.exchange,
+        refused,
+        refused.code === ErrorCode.WARREN_PUBLISH_TOO_LARGE ? exchange : this.#options.exchange,
       );
     }
     return this.#submit(envelope);
