@@ -149,6 +149,7 @@ export {
 export type {
   BindingObject,
   CompiledTopology,
+  DelayTier,
   ExchangeObject,
   ExchangeType,
   QueueObject,

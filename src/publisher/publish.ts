@@ -53,6 +53,14 @@ export interface PublishOptions {
    * @default true
    */
   mandatory?: boolean;
+  /**
+   * Deliver the message after this delay (`"10m"`, or milliseconds). It must
+   * be one of the delays the topology declares on the exchange
+   * (`delays: [10m]`), and the client needs the topology; otherwise the
+   * publish fails with `WARREN_PUBLISH_DELAY_UNDECLARED`. The promise
+   * resolves once the broker holds the message in the wait queue.
+   */
+  delay?: string | number;
 }
 
 /**

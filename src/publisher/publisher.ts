@@ -27,7 +27,9 @@ import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
+import { delayEnvelope } from "./delay.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import { type MessageRegistry, validatePayload } from "./messages.ts";
@@ -41,6 +43,8 @@ export interface PublisherDeps {
   connection: ManagedConnection;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** The client's topology, when it has one: it declares the publish delays. */
+  topology?: CompiledTopology | undefined;
 }
 
 /** Confirmed publishing on one managed connection; see the module comment. */
@@ -49,6 +53,7 @@ export class Publisher implements ConfirmedSender {
   readonly #connection: ManagedConnection;
   readonly #logger: Logger;
   readonly #metrics: WarrenMetrics;
+  readonly #topology: CompiledTopology | undefined;
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
@@ -68,6 +73,7 @@ export class Publisher implements ConfirmedSender {
     this.#connection = deps.connection;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
+    this.#topology = deps.topology;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
     this.#reopening = new ReopeningChannel<ConfirmChannel>({
       host: deps.connection,
@@ -125,6 +131,9 @@ export class Publisher implements ConfirmedSender {
         payload,
         options,
       );
+      if (options.delay !== undefined) {
+        envelope = delayEnvelope(envelope, options.delay, this.#topology);
+      }
     } catch (error) {
       return this.#refuse(
         error instanceof PublishError ? error : publishErrors.unserialisable(routingKey, error),

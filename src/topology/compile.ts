@@ -19,6 +19,14 @@
  *   dead-letters back to `Q`. Quorum tiers also dead-letter at-least-once
  *   with reject-publish, so a message whose wait is over is not lost when
  *   `Q` is full: it stays in the tier until `Q` takes it.
+ * - Each delay an exchange `X` declares (`delays: [10m]`) is a fanout
+ *   exchange and a queue, both `X.delay.<delay>`. `publish(..., { delay })`
+ *   sends to that exchange, which keeps the message's routing key (the
+ *   default exchange would replace it with the queue name); the queue's
+ *   `x-message-ttl` holds it, and it dead-letters into `X` without an
+ *   `x-dead-letter-routing-key`, so the broker routes it with its own key.
+ *   The wait queues are quorum, at-least-once: a message whose wait is over
+ *   stays in the wait queue until `X` routes it, instead of being dropped.
  * - `Q.dlq` has the same type as `Q` and no dead-letter target of its own.
  * - Typed options map one to one (`maxLength` → `x-max-length`, `messageTtl`
  *   → `x-message-ttl`, ...); raw `arguments` go on `Q` only, never on its
@@ -28,12 +36,13 @@ import type {
   BindingObject,
   BrokerArguments,
   CompiledTopology,
+  DelayTier,
   ExchangeObject,
   QueueObject,
   RetryPolicy,
   RetryTier,
 } from "./model.ts";
-import { deadLetterQueueName, retryQueueName } from "./names.ts";
+import { deadLetterQueueName, delayName, retryQueueName } from "./names.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
 
 /** Compiles a validated topology into broker objects and retry policies. Pure. */
@@ -103,7 +112,46 @@ export function compileTopology(topology: Topology): CompiledTopology {
     for (const binding of queue.bindings) bindings.push(bindingObject(binding, name, "queue"));
   }
 
-  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies };
+  const delays: Record<string, DelayTier[]> = {};
+  for (const [name, exchange] of Object.entries(topology.exchanges)) {
+    const tiers = [...new Set(exchange.delaysMs)].map(
+      (delayMs): DelayTier => ({ exchange: name, delayMs, name: delayName(name, delayMs) }),
+    );
+    if (tiers.length === 0) continue;
+    delays[name] = tiers;
+    for (const tier of tiers) {
+      exchanges.push({
+        name: tier.name,
+        type: "fanout",
+        durable: true,
+        autoDelete: false,
+        internal: false,
+        arguments: {},
+      });
+      queues.push({
+        name: tier.name,
+        role: "delay",
+        owner: name,
+        type: "quorum",
+        durable: true,
+        arguments: {
+          "x-queue-type": "quorum",
+          "x-message-ttl": tier.delayMs,
+          "x-dead-letter-exchange": name,
+          ...AT_LEAST_ONCE,
+        },
+      });
+      bindings.push({
+        source: tier.name,
+        destination: tier.name,
+        destinationType: "queue",
+        routingKey: "",
+        arguments: {},
+      });
+    }
+  }
+
+  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies, delays };
 }
 
 /**

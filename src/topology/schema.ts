@@ -119,8 +119,18 @@ const exchangeFields = z.strictObject({
     .array(bindingSchema)
     .default([])
     .describe("Exchange-to-exchange bindings: messages flow from `exchange` into this one."),
+  delays: z
+    .array(durationSchema)
+    .default([])
+    .describe(
+      "Delays `publish(..., { delay })` may use with this exchange; each is a wait queue `<exchange>.delay.<delay>`.",
+    ),
 });
-export const exchangeSchema = exchangeFields;
+export const exchangeSchema = exchangeFields.transform((exchange) => {
+  const { delays, ...rest } = exchange;
+  /** Declared publish delays, in ms, in file order. */
+  return { ...rest, delaysMs: delays };
+});
 
 const retryFields = z.strictObject({
   delays: z

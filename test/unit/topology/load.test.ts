@@ -38,6 +38,7 @@ describe("loadTopology", () => {
       autoDelete: false,
       internal: false,
       bindings: [],
+      delaysMs: [],
     });
     expect(topology.queues["orders.fulfil"]).toEqual({
       type: "quorum",
