@@ -61,6 +61,20 @@ export interface PublishOptions {
    * resolves once the broker holds the message in the wait queue.
    */
   delay?: string | number;
+  /**
+   * AMQP priority, an integer 0-255. Honoured by queues with `priority` in
+   * the topology (classic only); with the topology, a priority above the
+   * max of a queue the message reaches, or on a queue without priority, is
+   * refused with `WARREN_PUBLISH_INVALID_OPTIONS`.
+   */
+  priority?: number;
+  /**
+   * Drop the message if no consumer has taken it after this long (`"5m"`, or
+   * milliseconds): AMQP per-message `expiration`. The broker dead-letters it
+   * to `Q.dlq` with reason `expired`. Cannot be combined with `delay`
+   * (`WARREN_PUBLISH_INVALID_OPTIONS`).
+   */
+  expiresIn?: string | number;
 }
 
 /**

@@ -34,6 +34,7 @@ import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import { type MessageRegistry, validatePayload } from "./messages.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
+import { applyPriorityAndExpiry } from "./priority-expiry.ts";
 import { buildEnvelope, type PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
@@ -131,6 +132,7 @@ export class Publisher implements ConfirmedSender {
         payload,
         options,
       );
+      applyPriorityAndExpiry(envelope, options, this.#topology, envelope.exchange);
       if (options.delay !== undefined) {
         envelope = delayEnvelope(envelope, options.delay, this.#topology);
       }

@@ -191,6 +191,7 @@ function workQueueArguments(name: string, queue: QueueDefinition): BrokerArgumen
   if (queue.maxLengthBytes !== undefined) args["x-max-length-bytes"] = queue.maxLengthBytes;
   if (queue.messageTtlMs !== undefined) args["x-message-ttl"] = queue.messageTtlMs;
   if (queue.singleActiveConsumer) args["x-single-active-consumer"] = true;
+  if (queue.priority !== undefined) args["x-max-priority"] = queue.priority;
   return { ...args, ...queue.arguments };
 }
 

@@ -21,32 +21,51 @@ export function routesToQueue(
   routingKey: string,
   headers: Record<string, unknown> = {},
 ): boolean | undefined {
-  if (!topology.exchanges.some((e) => e.name === exchange)) return undefined;
-  return reaches(topology, exchange, routingKey, headers, new Set());
+  const queues = queuesReached(topology, exchange, routingKey, headers);
+  return queues === undefined ? undefined : queues.size > 0;
 }
 
-function reaches(
+/**
+ * The queues of `topology` a message published to `exchange` with
+ * `routingKey` and `headers` reaches; `undefined` when `exchange` is not in
+ * the topology.
+ */
+export function queuesReached(
+  topology: CompiledTopology,
+  exchange: string,
+  routingKey: string,
+  headers: Record<string, unknown> = {},
+): Set<string> | undefined {
+  if (!topology.exchanges.some((e) => e.name === exchange)) return undefined;
+  const queues = new Set<string>();
+  collect(topology, exchange, routingKey, headers, new Set(), queues);
+  return queues;
+}
+
+function collect(
   topology: CompiledTopology,
   exchange: string,
   routingKey: string,
   headers: Record<string, unknown>,
   visited: Set<string>,
-): boolean {
-  if (visited.has(exchange)) return false;
+  queues: Set<string>,
+): void {
+  if (visited.has(exchange)) return;
   visited.add(exchange);
   const object = topology.exchanges.find((e) => e.name === exchange);
-  if (object === undefined) return false;
+  if (object === undefined) return;
   const matching = topology.bindings.filter(
     (b) => b.source === exchange && matches(object.type, b, routingKey, headers),
   );
   for (const binding of matching) {
-    if (binding.destinationType === "queue") return true;
-    if (reaches(topology, binding.destination, routingKey, headers, visited)) return true;
+    if (binding.destinationType === "queue") queues.add(binding.destination);
+    else collect(topology, binding.destination, routingKey, headers, visited, queues);
   }
+  // The broker uses the alternate exchange only when no binding matched.
   const alternate = object.arguments["alternate-exchange"];
-  return (
-    typeof alternate === "string" && reaches(topology, alternate, routingKey, headers, visited)
-  );
+  if (matching.length === 0 && typeof alternate === "string") {
+    collect(topology, alternate, routingKey, headers, visited, queues);
+  }
 }
 
 function matches(

@@ -193,6 +193,14 @@ const queueFields = z.strictObject({
     .boolean()
     .default(false)
     .describe("Only one consumer receives at a time."),
+  priority: z
+    .int()
+    .min(1)
+    .max(255, { error: "RabbitMQ supports at most 255 priority levels (10 or fewer is advised)" })
+    .optional()
+    .describe(
+      "Classic only: highest message priority the queue honours (x-max-priority, 1-255; keep it at 10 or less).",
+    ),
   deadLetter: deadLetterFields
     .optional()
     .describe(

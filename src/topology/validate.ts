@@ -196,6 +196,18 @@ function checkQueueOptions(
       `overflow ${JSON.stringify(queue.overflow)} is not available on a quorum queue: warren dead-letters quorum queues at-least-once, which RabbitMQ honours only with reject-publish; remove overflow or set type: classic`,
     );
   }
+  if (queue.type === "quorum" && queue.priority !== undefined) {
+    report(
+      [...path, "priority"],
+      "priority is for classic queues only: quorum queues on RabbitMQ 3.10 do not support x-max-priority (the broker refuses it); set type: classic or remove priority",
+    );
+  }
+  if (queue.priority !== undefined && Object.hasOwn(queue.arguments, "x-max-priority")) {
+    report(
+      [...path, "arguments", "x-max-priority"],
+      "x-max-priority is set twice, by priority and by arguments; keep priority and remove the raw argument",
+    );
+  }
   const limited = queue.maxLength !== undefined || queue.maxLengthBytes !== undefined;
   if (queue.type === "classic" && queue.overflow !== undefined && !limited) {
     report(

@@ -151,3 +151,36 @@ describe("routesToQueue", () => {
     expect(t("a.*.c", "a.b.b.c")).toBe(false);
   });
 });
+
+describe("queue priority in the topology", () => {
+  it("compiles priority to x-max-priority on a classic queue", () => {
+    const compiled = compileTopology(
+      resolveTopology({ queues: { q: { type: "classic", priority: 10 } } }),
+    );
+    expect(compiled.queues.find((q) => q.name === "q")?.arguments["x-max-priority"]).toBe(10);
+  });
+
+  it("refuses priority on a quorum queue, above 255, and set twice", () => {
+    const quorum = failure(yaml(["queues:", "  q:", "    priority: 5"]));
+    expect(quorum.issues).toEqual([
+      {
+        path: "queues.q.priority",
+        line: 3,
+        message:
+          "priority is for classic queues only: quorum queues on RabbitMQ 3.10 do not support x-max-priority (the broker refuses it); set type: classic or remove priority",
+      },
+    ]);
+    const high = failure(yaml(["queues:", "  q:", "    type: classic", "    priority: 256"]));
+    expect(high.issues[0]?.message).toContain("at most 255 priority levels");
+    const twice = failure(
+      yaml([
+        "queues:",
+        "  q:",
+        "    type: classic",
+        "    priority: 5",
+        "    arguments: { x-max-priority: 5 }",
+      ]),
+    );
+    expect(twice.issues[0]?.path).toBe('queues.q.arguments."x-max-priority"');
+  });
+});
