@@ -8,6 +8,7 @@
 #     the tests start a throwaway node on free ports (see docs/testing.md);
 #   - postgresql, unless DATABASE_URL points at a server: same, for the
 #     PostgreSQL idempotency store tests;
+#   - chromium (Debian's package), for the browser test of `warren console`;
 # then `npm ci` and `npm run build`. Every step is skipped when its tool is already there.
 set -euo pipefail
 
@@ -147,6 +148,20 @@ else
   have_postgres || die "postgresql is still missing after apt-get install"
   echo "postgresql installed"
 fi
+
+# ---------------------------------------------------------------------------
+# Chromium for the console's browser test (test/integration/console/): Debian's
+# package, driven by playwright-core at /usr/bin/chromium; nothing is
+# downloaded by npm. Skipped when it is already there.
+step "Chromium"
+if [[ -x /usr/bin/chromium ]]; then
+  echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+else
+  apt_install chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium is still missing after apt-get install"
+  echo "chromium installed"
+fi
+# ---------------------------------------------------------------------------
 
 step "npm ci"
 npm ci --no-audit --no-fund </dev/null

@@ -54,6 +54,7 @@ export {
   WarrenError,
   type WarrenErrorOptions,
 } from "./errors.ts";
+export { ConsoleError } from "./console/errors.ts";
 export { DeadLetterError, type ReplayProgress } from "./dlq/errors.ts";
 export { IdempotencyError } from "./idempotency/errors.ts";
 
@@ -117,6 +118,14 @@ export {
   replayDeadLetters,
 } from "./dlq/replay.ts";
 export type { BrokerEndpointOptions, TlsFiles } from "./connection/endpoint.ts";
+
+// ── Web console: queues, retries and dead letters in a browser ──────────────
+export {
+  type ConsoleOptions,
+  type ConsoleServer,
+  consoleDefaults,
+  startConsole,
+} from "./console/server.ts";
 
 // ── Observability: health endpoint and metrics ──────────────────────────────
 export {

@@ -27,6 +27,8 @@ export interface Command {
   help: string[];
   /** Names of the required positional arguments. */
   positionals: string[];
+  /** Names of optional positional arguments, after the required ones. */
+  optionalPositionals?: string[];
   /** Command-specific flags (the global ones are added by the dispatcher). */
   options: ParseArgsOptionsConfig;
   /**
@@ -41,6 +43,11 @@ export interface Command {
 }
 
 export type CommandGroup = Record<string, Command>;
+
+/** A group of subcommands (`warren dlq list`), or one command standing alone (`warren console`). */
+export function isCommand(entry: CommandGroup | Command): entry is Command {
+  return typeof (entry as Command).run === "function";
+}
 
 /** Flags every command accepts. */
 export const globalOptions = {

@@ -12,7 +12,8 @@
  * Exit codes are chosen from the error's class and code constant
  * ({@link exitCodeFor}), never from its message.
  *
- * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
+ * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`; a
+ * command without subcommands (`console`) is added as a {@link Command}.
  */
 
 import { readFileSync } from "node:fs";
@@ -27,17 +28,20 @@ import {
   globalHelpFor,
   globalOptions,
   ignoredGlobals,
+  isCommand,
   secretUrls,
   UsageError,
 } from "./command.ts";
+import { consoleCommand } from "./console.ts";
 import { dlqCommands } from "./dlq.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { topologyCommands } from "./topology.ts";
 
-/** Command groups by name. */
-export const groups: Record<string, CommandGroup> = {
+/** Command groups (and standalone commands) by name. */
+export const groups: Record<string, CommandGroup | Command> = {
   topology: topologyCommands,
   dlq: dlqCommands,
+  console: consoleCommand,
 };
 
 /** Exit codes (docs/architecture.md#cli-exit-codes). */
@@ -67,8 +71,10 @@ export function packageVersion(): string {
 function usage(): string {
   const lines = ["Usage: warren <command> [options]", "", "Commands:"];
   for (const [groupName, group] of Object.entries(groups)) {
-    for (const [name, command] of Object.entries(group)) {
-      lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
+    const commands = isCommand(group) ? [["", group] as const] : Object.entries(group);
+    for (const [name, command] of commands) {
+      const words = [groupName, name, command.usage].filter((w) => w !== "").join(" ");
+      lines.push(`  ${words.padEnd(56)} ${command.summary}`);
     }
   }
   lines.push(
@@ -85,8 +91,9 @@ function usage(): string {
 }
 
 function commandUsage(groupName: string, name: string, command: Command): string {
+  const words = [groupName, name, command.usage].filter((w) => w !== "").join(" ");
   return [
-    `Usage: warren ${groupName} ${name} ${command.usage}`,
+    `Usage: warren ${words}`,
     "",
     command.summary,
     "",
@@ -98,7 +105,8 @@ function commandUsage(groupName: string, name: string, command: Command): string
 function allOptions(): ParseArgsOptionsConfig {
   const options: ParseArgsOptionsConfig = { ...globalOptions, version: { type: "boolean" } };
   for (const group of Object.values(groups)) {
-    for (const command of Object.values(group)) Object.assign(options, command.options);
+    const commands = isCommand(group) ? [group] : Object.values(group);
+    for (const command of commands) Object.assign(options, command.options);
   }
   return options;
 }
@@ -136,20 +144,25 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     out.error(usage());
     return exitCodes.error;
   }
-  const command = commandName === undefined ? undefined : group[commandName];
-  if (command === undefined || commandName === undefined) {
+  // A standalone command (`warren console [file]`) takes the words after its
+  // name as its own arguments.
+  const standalone = isCommand(group);
+  const command = standalone ? group : commandName === undefined ? undefined : group[commandName];
+  const name = standalone ? "" : commandName;
+  if (command === undefined || name === undefined) {
+    const known = standalone ? "" : Object.keys(group).join(", ");
     out.failure(
       usageError(
         commandName === undefined
-          ? `"${groupName}" needs a command: ${Object.keys(group).join(", ")}`
-          : `unknown command "${groupName} ${commandName}"; known: ${Object.keys(group).join(", ")}`,
+          ? `"${groupName}" needs a command: ${known}`
+          : `unknown command "${groupName} ${commandName}"; known: ${known}`,
       ),
     );
     out.error(usage());
     return exitCodes.error;
   }
   if (looseValues.help === true) {
-    io.stdout(`${commandUsage(groupName!, commandName, command)}\n`);
+    io.stdout(`${commandUsage(groupName!, name, command)}\n`);
     return exitCodes.ok;
   }
 
@@ -163,34 +176,36 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       allowPositionals: true,
     });
     values = parsed.values as FlagValues;
-    positionals = parsed.positionals.slice(2);
+    positionals = parsed.positionals.slice(standalone ? 1 : 2);
   } catch (error) {
     out.failure(usageError((error as Error).message));
-    out.error(commandUsage(groupName!, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
   const ignored = ignoredGlobals(command, values);
   if (ignored.length > 0) {
     const flags = ignored.map((flag) => `--${flag}`).join(", ");
+    const words = [groupName, name].filter((w) => w !== "").join(" ");
     out.failure(
       usageError(
-        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${groupName} ${commandName}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? " (this command does not contact the broker)" : ""}`,
+        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${words}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? " (this command does not contact the broker)" : ""}`,
       ),
     );
-    out.error(commandUsage(groupName!, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
-  if (positionals.length !== command.positionals.length) {
+  const most = command.positionals.length + (command.optionalPositionals?.length ?? 0);
+  if (positionals.length < command.positionals.length || positionals.length > most) {
     const expected = command.positionals.map((p) => `<${p}>`).join(" ");
     out.failure(
       new WarrenError(
         ErrorCode.WARREN_CLI_USAGE,
         positionals.length < command.positionals.length
           ? `missing argument: expected ${expected}`
-          : `unexpected argument "${positionals[command.positionals.length]}"`,
+          : `unexpected argument "${positionals[most]}"`,
       ),
     );
-    out.error(commandUsage(groupName!, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
 

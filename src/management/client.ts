@@ -43,6 +43,21 @@ export interface ManagementQueue {
   messages_ready?: number;
   messages_unacknowledged?: number;
   consumers?: number;
+  /** Message counters and rates; absent until the queue has seen traffic. */
+  message_stats?: ManagementMessageStats;
+}
+
+/** A counter with its current rate, as in `message_stats` (`publish_details`, ...). */
+export interface ManagementRate {
+  /** Per second, over the broker's last sample interval. */
+  rate: number;
+}
+
+/** The rates of `message_stats` warren reads. */
+export interface ManagementMessageStats {
+  publish_details?: ManagementRate;
+  deliver_get_details?: ManagementRate;
+  ack_details?: ManagementRate;
 }
 
 /** A binding as `GET /api/bindings/{vhost}` reports it. */
