@@ -145,6 +145,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         connection: this.publisherConnection,
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
+        topology: this.topology,
       },
       { ...this.#options.publisher, exchange: this.#options.publishExchange },
     );

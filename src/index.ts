@@ -186,6 +186,7 @@ export {
 export type {
   BindingObject,
   CompiledTopology,
+  DelayTier,
   ExchangeObject,
   ExchangeType,
   QueueObject,

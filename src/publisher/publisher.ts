@@ -27,12 +27,15 @@ import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ErrorCode, type PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
+import { delayEnvelope } from "./delay.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import type { MessageRegistry } from "./messages.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
 import { prepareEnvelope } from "./prepare.ts";
+import { applyPriorityAndExpiry } from "./priority-expiry.ts";
 import type { PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
@@ -42,6 +45,8 @@ export interface PublisherDeps {
   connection: ManagedConnection;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** The client's topology, when it has one: it declares the publish delays. */
+  topology?: CompiledTopology | undefined;
 }
 
 /** Confirmed publishing on one managed connection; see the module comment. */
@@ -50,6 +55,7 @@ export class Publisher implements ConfirmedSender {
   readonly #connection: ManagedConnection;
   readonly #logger: Logger;
   readonly #metrics: WarrenMetrics;
+  readonly #topology: CompiledTopology | undefined;
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
@@ -70,6 +76,7 @@ export class Publisher implements ConfirmedSender {
     this.#connection = deps.connection;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
+    this.#topology = deps.topology;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
     this.#reopening = new ReopeningChannel<ConfirmChannel>({
       host: deps.connection,
@@ -149,6 +156,10 @@ export class Publisher implements ConfirmedSender {
         options,
         this.#options.maxBytes,
       );
+      applyPriorityAndExpiry(envelope, options, this.#topology, envelope.exchange);
+      if (options.delay !== undefined) {
+        envelope = delayEnvelope(envelope, options.delay, this.#topology);
+      }
     } catch (error) {
       const refused = error as PublishError;
       return this.#refuse(
