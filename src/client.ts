@@ -19,7 +19,7 @@ import type { BackoffOptions } from "./connection/backoff.ts";
 import { type ConnectionRole, ManagedConnection } from "./connection/connection.ts";
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
-import { ConsumeError, ErrorCode } from "./errors.ts";
+import { ConnectionError, ConsumeError, ErrorCode } from "./errors.ts";
 import type { Readiness } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
@@ -145,6 +145,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         connection: this.publisherConnection,
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
+        topology: this.topology,
       },
       { ...this.#options.publisher, exchange: this.#options.publishExchange },
     );
@@ -275,16 +276,30 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     return { inFlight: this.#publisher.inFlight, queued: this.#publisher.queued };
   }
 
-  /** Ready when the publisher is connected and every open consumer consumes; for `/readyz`. */
+  /**
+   * Ready when the publisher is connected and every open consumer consumes;
+   * for `/readyz`. A consumer paused on purpose (a tripped or probing kill
+   * switch, an operator's `pause()`) is listed in `degraded` and leaves the
+   * process ready.
+   */
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.#closing !== undefined) reasons.push("client is closing");
     if (!this.#publisher.ready) reasons.push("publisher not connected");
     if (this.blocked) reasons.push(`publisher blocked by the broker (${this.blockedReason})`);
+    const degraded: string[] = [];
     for (const consumer of this.#consumers) {
-      if (!consumer.closing && !consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
+      if (consumer.closing) continue;
+      // Paused on purpose (kill switch, operator): restarting would not help.
+      const held = consumer.pausedReason;
+      if (held !== undefined) degraded.push(held);
+      else if (!consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
     }
-    return { ready: reasons.length === 0, reasons };
+    return {
+      ready: reasons.length === 0,
+      reasons,
+      ...(degraded.length === 0 ? {} : { degraded }),
+    };
   }
 
   /**
@@ -303,10 +318,21 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     await Promise.all([this.publisherConnection.close(), this.#consumerConnection?.close()]);
   }
 
-  /** @internal Opens the publisher connection; used by {@link connect}. */
+  /**
+   * @internal Opens the publisher connection and waits for its confirm
+   * channel, so that `publish` and `readiness()` work at once; used by
+   * {@link connect}.
+   */
   async open(): Promise<void> {
     try {
       await this.publisherConnection.open();
+      const timeoutMs = this.#options.connectTimeoutMs;
+      if (!(await this.#publisher.whenReady(timeoutMs))) {
+        throw new ConnectionError(
+          ErrorCode.WARREN_CONNECT_TIMEOUT,
+          `${this.publisherConnection.name}: connected, but the publish channel did not open within ${timeoutMs} ms. Check the broker's logs (channel limits, permissions on the vhost), or raise connectTimeoutMs.`,
+        );
+      }
     } catch (error) {
       await this.close();
       throw error;
@@ -315,7 +341,9 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 }
 
 /**
- * Connects to the broker and returns the client. The first connect retries
+ * Connects to the broker and returns the client, once the publisher's
+ * confirm channel is open: `readiness()` reports ready and `publish` writes
+ * at once when it resolves. The first connect retries
  * with capped exponential backoff and jitter until `initialConnectDeadlineMs`,
  * so a service may start before its broker; it rejects with a
  * `ConnectionError` (`WARREN_CONNECT_TIMEOUT`) after that.

@@ -12,6 +12,7 @@ export interface ConsumerMeters {
   consumed: Record<ConsumeOutcome, { inc(): void }>;
   duration: Record<"success" | "failure", { observe(seconds: number): void }>;
   inFlight: { inc(): void; dec(): void };
+  overrun: { inc(): void };
 }
 
 /** Binds the metrics of one queue. */
@@ -24,11 +25,13 @@ export function bindMeters(metrics: WarrenMetrics, queue: string): ConsumerMeter
       dead_lettered: consumed("dead_lettered"),
       duplicate: consumed("duplicate"),
       requeued: consumed("requeued"),
+      rejected: consumed("rejected"),
     },
     duration: {
       success: metrics.handlerDuration.labels({ queue, result: "success" }),
       failure: metrics.handlerDuration.labels({ queue, result: "failure" }),
     },
     inFlight: metrics.handlersInFlight.labels({ queue }),
+    overrun: metrics.handlersOverrun.labels({ queue }),
   };
 }

@@ -17,6 +17,12 @@ export interface Readiness {
   ready: boolean;
   /** Why not ready (empty when ready). */
   reasons: string[];
+  /**
+   * Consumers that take no messages on purpose (a tripped kill switch, a
+   * probe, an operator's pause): worth a look, but not a reason to restart
+   * the process, so they leave `ready` true. Omitted when empty.
+   */
+  degraded?: string[];
 }
 
 export interface HealthServerOptions {
