@@ -140,7 +140,10 @@ describe("idempotent consumer, end to end", () => {
 
   it("runs a message once more, after the lease expires, when its holder is SIGKILLed mid-handler", async () => {
     await freshTable();
-    const leaseMs = 1_500;
+    // Long enough that the lease is still held when the taker (started after
+    // the holder took the message) gets the redelivery, even on a busy
+    // machine where a worker process takes seconds to start.
+    const leaseMs = 6_000;
     const holder = await worker("holder", { crash: "hang", leaseMs });
     const id = randomUUID();
     await publish(id);
