@@ -20,7 +20,7 @@ import {
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
 import { ConsumeError } from "./errors.ts";
-import type { Readiness } from "./observability/health.ts";
+import { type Readiness, type ReadinessCheck, readinessCheck } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
 import type { Envelope } from "./publisher/envelope.ts";
@@ -146,8 +146,14 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     this.topology =
       topology === undefined || "retryPolicies" in topology ? topology : compileTopology(topology);
     this.publisherConnection = this.#connection("publisher");
-    this.publisherConnection.on("blocked", (reason) => this.emit("blocked", reason));
-    this.publisherConnection.on("unblocked", () => this.emit("unblocked"));
+    this.publisherConnection.on("blocked", (reason) => {
+      this.metrics.publisherBlocked.set(1);
+      this.emit("blocked", reason);
+    });
+    this.publisherConnection.on("unblocked", () => {
+      this.metrics.publisherBlocked.set(0);
+      this.emit("unblocked");
+    });
     this.#publisher = new Publisher(
       {
         connection: this.publisherConnection,
@@ -282,16 +288,31 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     return { inFlight: this.#publisher.inFlight, queued: this.#publisher.queued };
   }
 
-  /** Ready when the publisher is connected and every open consumer consumes; for `/readyz`. */
+  /**
+   * Ready when the publisher is connected and every open consumer consumes;
+   * for `/readyz`. `checks` names each part: `publisher`, then
+   * `consumer:<queue>` for each consumer.
+   */
   readiness(): Readiness {
     const reasons: string[] = [];
+    const checks: ReadinessCheck[] = [];
     if (this.#closing !== undefined) reasons.push("client is closing");
-    if (!this.#publisher.ready) reasons.push("publisher not connected");
-    if (this.blocked) reasons.push(`publisher blocked by the broker (${this.blockedReason})`);
-    for (const consumer of this.#consumers) {
-      if (!consumer.closing && !consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
+    let publisherProblem: string | undefined;
+    if (!this.#publisher.ready) publisherProblem = "publisher not connected";
+    else if (this.blocked) {
+      publisherProblem = `publisher blocked by the broker (${this.blockedReason})`;
     }
-    return { ready: reasons.length === 0, reasons };
+    if (publisherProblem !== undefined) reasons.push(publisherProblem);
+    checks.push(readinessCheck("publisher", publisherProblem));
+    for (const consumer of this.#consumers) {
+      if (consumer.closing) continue;
+      const problem = consumer.consuming
+        ? undefined
+        : `not consuming ${consumer.queue} (${consumer.subscribedLanes}/${consumer.options.concurrency} lanes subscribed)`;
+      if (problem !== undefined) reasons.push(problem);
+      checks.push(readinessCheck(`consumer:${consumer.queue}`, problem));
+    }
+    return { ready: reasons.length === 0, reasons, checks };
   }
 
   /**

@@ -20,7 +20,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ConsumeError } from "../errors.ts";
-import type { WarrenMetrics } from "../observability/metrics.ts";
+import type { ConsumerSource, WarrenMetrics } from "../observability/metrics.ts";
 import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
@@ -230,7 +230,7 @@ class Lane {
  * A running consumer of one queue. Created by `startConsumer` (through the
  * client's `consume`); stop it with {@link Consumer.close}.
  */
-export class Consumer extends EventEmitter<ConsumerEvents> {
+export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSource {
   /** The work queue consumed. */
   readonly queue: string;
   /** @internal */
@@ -271,6 +271,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return !this.closing && this.#lanes.every((lane) => lane.subscribed);
   }
 
+  /** Lanes subscribed now (the `warren_consumers` gauge reads it at scrape time). */
+  get subscribedLanes(): number {
+    let n = 0;
+    for (const lane of this.#lanes) if (lane.subscribed) n++;
+    return n;
+  }
+
   /** Handlers running now (or settling their message). */
   get inFlight(): number {
     return this.#lanes.filter((lane) => lane.busy).length;
@@ -298,6 +305,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     this.connection.on("open", this.#onOpen);
+    this.#deps.metrics.consumerSources.add(this);
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
         connection: this.connection,
@@ -322,6 +330,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.connection.off("open", this.#onOpen);
+    this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
     let timer: NodeJS.Timeout | undefined;
@@ -389,7 +398,7 @@ export async function startConsumer<T>(
     handler,
     publisher: deps.publisher,
     logger: deps.logger.child({ queue }),
-    meters: bindMeters(deps.metrics, queue),
+    meters: bindMeters(deps.metrics, queue, policy),
   };
   const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
   await consumer.start();

@@ -75,6 +75,23 @@ export function firstFailedAtOf(message: ConsumeMessage): string | undefined {
   return stringHeader(message.properties.headers, HEADER.firstFailedAt);
 }
 
+/**
+ * The fields every message-level log line carries: messageId, attempt, and
+ * correlationId when the message has one (the queue comes from the
+ * consumer's child logger, the traceId from the tracing hook when on).
+ */
+export function messageLogFields(
+  message: ConsumeMessage,
+  attempt: number,
+  traceId?: string,
+): Record<string, unknown> {
+  const { messageId, correlationId } = message.properties;
+  const fields: Record<string, unknown> = { messageId, attempt };
+  if (correlationId !== undefined) fields.correlationId = correlationId;
+  if (traceId !== undefined) fields.traceId = traceId;
+  return fields;
+}
+
 const noHeaders: Readonly<MessagePropertyHeaders> = Object.freeze({});
 
 /**
@@ -123,7 +140,7 @@ class DeliveryContext implements MessageContext {
   }
 
   get logger(): Logger {
-    this.#logger ??= this.#parentLogger.child({ messageId: this.messageId, attempt: this.attempt });
+    this.#logger ??= this.#parentLogger.child(messageLogFields(this.raw, this.attempt));
     return this.#logger;
   }
 

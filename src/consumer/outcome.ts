@@ -15,8 +15,9 @@ import { NonRetryableError } from "../errors.ts";
 import type { ConsumeOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { ConfirmedSender, Envelope } from "../publisher/envelope.ts";
 import { retryTierFor } from "../topology/compile.ts";
+import { formatDelay } from "../topology/duration.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { attemptOf, createContext } from "./context.ts";
+import { attemptOf, createContext, messageLogFields } from "./context.ts";
 import { decodeBody } from "./decode.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
@@ -42,12 +43,52 @@ export interface ConsumerMeters {
   consumed: Record<ConsumeOutcome, { inc(): void }>;
   duration: Record<"success" | "failure", { observe(seconds: number): void }>;
   inFlight: { inc(): void; dec(): void };
+  age: { observe(seconds: number): void };
+  timeouts: { inc(): void };
+  /** By tier queue name. */
+  retries: Map<string, { inc(): void }>;
+  deadLetters: Record<DeadLetterReason, { inc(): void }>;
+}
+
+const deadLetterReasons: readonly DeadLetterReason[] = [
+  "retries-exhausted",
+  "non-retryable",
+  "invalid-payload",
+  "undecodable",
+  "too-large",
+];
+
+/**
+ * Exports a counter's series at 0 before its first event: `rate()` and
+ * `increase()` miss the first increment of a series that appears from nothing.
+ */
+function zeroed<C extends { inc(by?: number): void }>(child: C): C {
+  child.inc(0);
+  return child;
 }
 
 /** Binds the metrics of one queue. */
-export function bindMeters(metrics: WarrenMetrics, queue: string): ConsumerMeters {
-  const consumed = (outcome: ConsumeOutcome) => metrics.messagesConsumed.labels({ queue, outcome });
+export function bindMeters(
+  metrics: WarrenMetrics,
+  queue: string,
+  policy: RetryPolicy,
+): ConsumerMeters {
+  const consumed = (outcome: ConsumeOutcome) =>
+    zeroed(metrics.messagesConsumed.labels({ queue, outcome }));
+  const deadLetters = {} as Record<DeadLetterReason, { inc(): void }>;
+  for (const reason of deadLetterReasons) {
+    deadLetters[reason] = zeroed(metrics.deadLetters.labels({ queue, reason }));
+  }
   return {
+    age: metrics.messageAge.labels({ queue }),
+    timeouts: zeroed(metrics.handlerTimeouts.labels({ queue })),
+    retries: new Map(
+      policy.tiers.map((tier) => [
+        tier.queue,
+        zeroed(metrics.retries.labels({ queue, tier: formatDelay(tier.delayMs) })),
+      ]),
+    ),
+    deadLetters,
     consumed: {
       acked: consumed("acked"),
       retried: consumed("retried"),
@@ -117,7 +158,7 @@ export async function handleDelivery<T>(
     verdict = await judge(rt, message, attempt, timing);
   } catch (error) {
     // Only a bug in warren or a guard store gets here; keep the message.
-    rt.logger.error({ err: error, messageId: message.properties.messageId }, "consumer failure");
+    rt.logger.error({ ...messageLogFields(message, attempt), err: error }, "consumer failure");
     verdict = { kind: "requeue", why: "internal error" };
   }
   await settle(rt, message, channel, attempt, verdict);
@@ -131,6 +172,12 @@ async function judge<T>(
   attempt: number,
   timing: HandlerTiming,
 ): Promise<Verdict> {
+  // The publish timestamp is in whole seconds (AMQP); a copy keeps it, so a
+  // retried message's age includes its time in the tiers.
+  const published = message.properties.timestamp as unknown;
+  if (typeof published === "number" && published > 0) {
+    rt.meters.age.observe(Math.max(0, Date.now() / 1000 - published));
+  }
   const decoded = decodeBody(message.content, rt.options.maxBytes, rt.options.schema);
   if (!decoded.ok) return { kind: "dead-letter", reason: decoded.reason, error: decoded.error };
 
@@ -149,7 +196,7 @@ async function judge<T>(
   if (status === "completed") return { kind: "ack", outcome: "acked" };
   if (status === "duplicate") {
     rt.logger.debug(
-      { messageId: message.properties.messageId, attempt },
+      messageLogFields(message, attempt),
       "duplicate: already handled, acking without calling the handler",
     );
     return { kind: "ack", outcome: "duplicate" };
@@ -206,6 +253,7 @@ async function runHandler<T>(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      rt.meters.timeouts.inc();
       const error = new HandlerTimeoutError(timeoutMs);
       controller ??= new AbortController();
       controller.abort(error);
@@ -219,7 +267,12 @@ async function runHandler<T>(
       (error: unknown) => {
         clearTimeout(timer);
         // A handler that ignored its signal may fail after the deadline.
-        if (timedOut) rt.logger.debug({ err: error }, "handler failed after its timeout");
+        if (timedOut) {
+          rt.logger.debug(
+            { ...messageLogFields(message, attempt), err: error },
+            "handler failed after its timeout",
+          );
+        }
         reject(error);
       },
     );
@@ -237,11 +290,12 @@ async function settle<T>(
   attempt: number,
   verdict: Verdict,
 ): Promise<void> {
-  const log = { messageId: message.properties.messageId, attempt };
   if (verdict.kind === "ack") {
-    if (ack(rt, message, channel)) count(rt as DeliveryRuntime<unknown>, verdict.outcome);
+    if (ack(rt, message, channel, attempt)) count(rt as DeliveryRuntime<unknown>, verdict.outcome);
     return;
   }
+  // Built only off the ack path: the common case logs nothing.
+  const log = messageLogFields(message, attempt);
   if (verdict.kind === "requeue") {
     rt.logger.warn({ ...log, why: verdict.why }, "requeueing message");
     await requeue(rt, message, channel);
@@ -255,7 +309,9 @@ async function settle<T>(
   const now = new Date();
   let envelope: Envelope;
   let outcome: ConsumeOutcome;
+  let meter: { inc(): void } | undefined;
   if (verdict.kind === "retry") {
+    meter = rt.meters.retries.get(verdict.tier.queue);
     envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now);
     outcome = "retried";
     rt.logger.info(
@@ -267,6 +323,7 @@ async function settle<T>(
   } else {
     envelope = deadLetterEnvelope(message, rt.policy, attempt, verdict.reason, verdict.error, now);
     outcome = "dead_lettered";
+    meter = rt.meters.deadLetters[verdict.reason];
     rt.logger.warn(
       { ...log, err: verdict.error, reason: verdict.reason, dlq: rt.policy.deadLetterQueue },
       "dead-lettering message",
@@ -282,8 +339,10 @@ async function settle<T>(
     await requeue(rt, message, channel);
     return;
   }
-  if (ack(rt, message, channel)) count(rt as DeliveryRuntime<unknown>, outcome);
-  else
+  if (ack(rt, message, channel, attempt)) {
+    count(rt as DeliveryRuntime<unknown>, outcome);
+    meter?.inc();
+  } else
     rt.logger.warn(
       { ...log, target: envelope.routingKey },
       "copy published but channel gone: the original will be redelivered too",
@@ -294,9 +353,10 @@ function ack<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
+  attempt: number,
 ): boolean {
   if (!channel.isOpen()) {
-    rt.logger.debug({ messageId: message.properties.messageId }, "ack dropped: channel gone");
+    rt.logger.debug(messageLogFields(message, attempt), "ack dropped: channel gone");
     return false;
   }
   channel.ack(message);

@@ -15,6 +15,24 @@ export interface Readiness {
   ready: boolean;
   /** Why not ready (empty when ready). */
   reasons: string[];
+  /**
+   * Each part by name (`publisher`, `consumer:<queue>`, ...) with its own
+   * verdict, so a failing probe says which part is down.
+   */
+  checks?: ReadinessCheck[];
+}
+
+/** The readiness of one named part of a process. */
+export interface ReadinessCheck {
+  name: string;
+  ready: boolean;
+  /** Why not ready; absent when ready. */
+  reason?: string;
+}
+
+/** A {@link ReadinessCheck}: ready unless `problem` says why not. */
+export function readinessCheck(name: string, problem: string | undefined): ReadinessCheck {
+  return problem === undefined ? { name, ready: true } : { name, ready: false, reason: problem };
 }
 
 export interface HealthServerOptions {
@@ -28,7 +46,10 @@ export interface HealthServerOptions {
    */
   port?: number;
   /**
-   * Interface to bind.
+   * Interface to bind. The default keeps a library's metrics off the
+   * network unless asked; in a container, Kubernetes probes and Prometheus
+   * reach the pod's IP, not its loopback, so set `"0.0.0.0"` (or `"::"`)
+   * there, as `warren worker` does. See docs/operations.md.
    * @default "127.0.0.1"
    */
   host?: string;
@@ -77,8 +98,11 @@ export async function serveHealth(options: HealthServerOptions): Promise<HealthS
     });
   });
   const { port } = server.address() as AddressInfo;
+  // A wildcard bind is reachable on loopback; a URL must name an address.
+  const shown =
+    host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${shown}:${port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
