@@ -27,6 +27,8 @@ export interface Command {
   help: string[];
   /** Names of the required positional arguments. */
   positionals: string[];
+  /** Names of optional positional arguments after the required ones. */
+  optionalPositionals?: string[];
   /** Command-specific flags (the global ones are added by the dispatcher). */
   options: ParseArgsOptionsConfig;
   /** Runs the command; resolves to the exit code. */

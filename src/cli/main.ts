@@ -24,12 +24,18 @@ import {
 } from "./command.ts";
 import { dlqCommands } from "./dlq.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
+import { statusCommand } from "./status.ts";
 import { topologyCommands } from "./topology.ts";
 
 /** Command groups by name. */
 export const groups: Record<string, CommandGroup> = {
   topology: topologyCommands,
   dlq: dlqCommands,
+};
+
+/** Commands without a group (`warren status`). */
+export const commands: Record<string, Command> = {
+  status: statusCommand,
 };
 
 /** Exit codes (DESIGN.md §8). */
@@ -41,6 +47,9 @@ function usageError(message: string): WarrenError {
 
 function usage(): string {
   const lines = ["Usage: warren <command> [options]", "", "Commands:"];
+  for (const [name, command] of Object.entries(commands)) {
+    lines.push(`  ${`${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
+  }
   for (const [groupName, group] of Object.entries(groups)) {
     for (const [name, command] of Object.entries(group)) {
       lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
@@ -49,14 +58,14 @@ function usage(): string {
   lines.push("", "Options:", ...globalHelp.map((l) => `  ${l}`));
   lines.push(
     "",
-    "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan) or conflicts (apply).",
+    "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan), conflicts (apply) or problems (status).",
   );
   return lines.join("\n");
 }
 
-function commandUsage(groupName: string, name: string, command: Command): string {
+function commandUsage(groupName: string, name: string | undefined, command: Command): string {
   return [
-    `Usage: warren ${groupName} ${name} ${command.usage}`,
+    `Usage: warren ${groupName}${name === undefined ? "" : ` ${name}`} ${command.usage}`,
     "",
     command.summary,
     "",
@@ -70,6 +79,7 @@ function allOptions(): ParseArgsOptionsConfig {
   for (const group of Object.values(groups)) {
     for (const command of Object.values(group)) Object.assign(options, command.options);
   }
+  for (const command of Object.values(commands)) Object.assign(options, command.options);
   return options;
 }
 
@@ -89,6 +99,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const looseValues = loose.values as FlagValues;
   const out = new Output(io, looseValues.json === true, secretUrls(looseValues, io.env));
   const [groupName, commandName] = loose.positionals;
+  const single = groupName === undefined ? undefined : commands[groupName];
+  if (single !== undefined && groupName !== undefined) {
+    return runCommand(argv, io, out, looseValues, groupName, undefined, single);
+  }
 
   const group = groupName === undefined ? undefined : groups[groupName];
   if (group === undefined) {
@@ -114,8 +128,20 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     out.error(usage());
     return exitCodes.error;
   }
+  return runCommand(argv, io, out, looseValues, groupName!, commandName, command);
+}
+
+async function runCommand(
+  argv: string[],
+  io: CliIo,
+  out: Output,
+  looseValues: FlagValues,
+  groupName: string,
+  commandName: string | undefined,
+  command: Command,
+): Promise<number> {
   if (looseValues.help === true) {
-    io.stdout(`${commandUsage(groupName!, commandName, command)}\n`);
+    io.stdout(`${commandUsage(groupName, commandName, command)}\n`);
     return exitCodes.ok;
   }
 
@@ -129,23 +155,24 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       allowPositionals: true,
     });
     values = parsed.values as FlagValues;
-    positionals = parsed.positionals.slice(2);
+    positionals = parsed.positionals.slice(commandName === undefined ? 1 : 2);
   } catch (error) {
     out.failure(usageError((error as Error).message));
-    out.error(commandUsage(groupName!, commandName, command));
+    out.error(commandUsage(groupName, commandName, command));
     return exitCodes.error;
   }
-  if (positionals.length !== command.positionals.length) {
+  const most = command.positionals.length + (command.optionalPositionals?.length ?? 0);
+  if (positionals.length < command.positionals.length || positionals.length > most) {
     const expected = command.positionals.map((p) => `<${p}>`).join(" ");
     out.failure(
       new WarrenError(
         "WARREN_CLI_USAGE",
         positionals.length < command.positionals.length
           ? `missing argument: expected ${expected}`
-          : `unexpected argument "${positionals[command.positionals.length]}"`,
+          : `unexpected argument "${positionals[most]}"`,
       ),
     );
-    out.error(commandUsage(groupName!, commandName, command));
+    out.error(commandUsage(groupName, commandName, command));
     return exitCodes.error;
   }
 

@@ -44,6 +44,12 @@ export interface ManagementQueue {
   messages_ready?: number;
   messages_unacknowledged?: number;
   consumers?: number;
+  /** Rates over the management API's sample window; absent before any traffic. */
+  message_stats?: {
+    publish_details?: { rate?: number };
+    deliver_get_details?: { rate?: number };
+    ack_details?: { rate?: number };
+  };
 }
 
 /** A binding as `GET /api/bindings/{vhost}` reports it. */
