@@ -23,6 +23,7 @@ import { ConsumeError } from "./errors.ts";
 import { type Readiness, type ReadinessCheck, readinessCheck } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
+import { loadTracing, type Tracing, type TracingOptions } from "./observability/tracing.ts";
 import type { Envelope } from "./publisher/envelope.ts";
 import type {
   MessageRegistry,
@@ -100,6 +101,16 @@ export interface ConnectOptions<M extends MessageSchemas = MessageSchemas> {
   socketOptions?: SocketOptions;
   /** Publisher settings: timeouts, window, sizes. @default see `publisherDefaults` */
   publisher?: Partial<Omit<PublisherOptions, "exchange">>;
+  /**
+   * OpenTelemetry traces: a producer span per `publish` (its context goes in
+   * the `traceparent`/`tracestate` headers) and a consumer span per delivery
+   * (docs/operations.md#tracing). Needs the optional peer dependency
+   * `@opentelemetry/api`, imported only when this is on; `connect` rejects
+   * with `WARREN_TRACING_UNAVAILABLE` without it. `true` uses the global
+   * tracer provider.
+   * @default false
+   */
+  tracing?: boolean | TracingOptions;
 }
 
 /** Defaults of {@link ConnectOptions}. */
@@ -135,11 +146,13 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   readonly #consumers = new Set<Consumer>();
   #consumerConnection: ManagedConnection | undefined;
   #closing: Promise<void> | undefined;
+  readonly #tracing: Tracing | undefined;
 
   /** @internal Use {@link connect}. */
-  constructor(options: ConnectOptions<M>) {
+  constructor(options: ConnectOptions<M>, tracing?: Tracing) {
     super();
     this.#options = options;
+    this.#tracing = tracing;
     this.logger = resolveLogger(options.logger);
     this.metrics = createMetrics(options.registry);
     const topology = options.topology;
@@ -159,6 +172,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         connection: this.publisherConnection,
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
+        tracing,
       },
       {
         ...options.publisher,
@@ -259,6 +273,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         topology: this.topology,
         logger: this.logger,
         metrics: this.metrics,
+        tracing: this.#tracing,
       },
       queue,
       handler,
@@ -351,7 +366,11 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 export async function connect<const M extends MessageSchemas = MessageSchemas>(
   options: ConnectOptions<M>,
 ): Promise<Warren<M>> {
-  const warren = new Warren<M>(options);
+  const tracing =
+    options.tracing === undefined || options.tracing === false
+      ? undefined
+      : await loadTracing(options.tracing === true ? {} : options.tracing);
+  const warren = new Warren<M>(options, tracing);
   await warren.open();
   return warren;
 }

@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ConsumeError } from "../errors.ts";
 import type { ConsumerSource, WarrenMetrics } from "../observability/metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
@@ -38,6 +39,8 @@ export interface ConsumerDeps {
   topology: CompiledTopology;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** Consumer spans, when the client has tracing on. */
+  tracing?: Tracing | undefined;
 }
 
 /** Options of {@link Consumer.close}. */
@@ -399,6 +402,7 @@ export async function startConsumer<T>(
     publisher: deps.publisher,
     logger: deps.logger.child({ queue }),
     meters: bindMeters(deps.metrics, queue, policy),
+    tracing: deps.tracing,
   };
   const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
   await consumer.start();

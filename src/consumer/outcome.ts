@@ -13,11 +13,12 @@ import type { ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import { NonRetryableError } from "../errors.ts";
 import type { ConsumeOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import type { DeliverySpan, Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender, Envelope } from "../publisher/envelope.ts";
 import { retryTierFor } from "../topology/compile.ts";
 import { formatDelay } from "../topology/duration.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { attemptOf, createContext, messageLogFields } from "./context.ts";
+import { attemptOf, createContext, messageLogFields, TRACE_ID, type Traced } from "./context.ts";
 import { decodeBody } from "./decode.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
@@ -32,6 +33,8 @@ export interface DeliveryRuntime<T> {
   publisher: ConfirmedSender;
   logger: Logger;
   meters: ConsumerMeters;
+  /** Present only when the client was created with `tracing` on. */
+  tracing: Tracing | undefined;
 }
 
 /**
@@ -146,10 +149,30 @@ function isNonRetryable(error: unknown): boolean {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Handles one delivery to the end: it never throws. */
-export async function handleDelivery<T>(
+export function handleDelivery<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
+): Promise<void> {
+  const tracing = rt.tracing;
+  if (tracing === undefined) return deliver(rt, message, channel, undefined);
+  return tracing.consume(message, rt.queue, attemptOf(message), (span) => {
+    (message as Traced)[TRACE_ID] = span.traceId;
+    return deliver(rt, message, channel, span);
+  });
+}
+
+function spanOutcome(span: DeliverySpan, verdict: Verdict): void {
+  if (verdict.kind === "ack") span.outcome(verdict.outcome);
+  else if (verdict.kind === "requeue") span.outcome("requeued");
+  else span.outcome(verdict.kind === "retry" ? "retried" : "dead_lettered", verdict.error);
+}
+
+async function deliver<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  channel: DeliveryChannel,
+  span: DeliverySpan | undefined,
 ): Promise<void> {
   const attempt = attemptOf(message);
   const timing: HandlerTiming = { seconds: -1, result: "success" };
@@ -161,6 +184,7 @@ export async function handleDelivery<T>(
     rt.logger.error({ ...messageLogFields(message, attempt), err: error }, "consumer failure");
     verdict = { kind: "requeue", why: "internal error" };
   }
+  if (span !== undefined) spanOutcome(span, verdict);
   await settle(rt, message, channel, attempt, verdict);
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);

@@ -24,6 +24,7 @@ import { backoffDelayMs } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import { coalesceSocketWrites } from "./coalesce.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
@@ -39,6 +40,8 @@ export interface PublisherDeps {
   connection: ManagedConnection;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** Producer spans for `publish`, when the client has tracing on. */
+  tracing?: Tracing | undefined;
 }
 
 /** Confirmed publishing on one managed connection; see the module comment. */
@@ -50,6 +53,7 @@ export class Publisher implements ConfirmedSender {
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
+  readonly #tracing: Tracing | undefined;
   #channel: ConfirmChannel | undefined;
   #channelError: Error | undefined;
   #seq = 0;
@@ -68,6 +72,7 @@ export class Publisher implements ConfirmedSender {
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
+    this.#tracing = deps.tracing;
     this.#connection.on("open", this.#onOpen);
     this.#connection.on("lost", this.#onLost);
     this.#connection.on("blocked", this.#onBlocked);
@@ -128,6 +133,8 @@ export class Publisher implements ConfirmedSender {
         envelope.exchange,
       );
     }
+    const tracing = this.#tracing;
+    if (tracing !== undefined) return tracing.publish(envelope, () => this.#submit(envelope));
     return this.#submit(envelope);
   }
 
