@@ -112,6 +112,8 @@ export {
   type HealthServerOptions,
   healthServerDefaults,
   type Readiness,
+  type ReadinessCheck,
+  readinessCheck,
   serveHealth,
 } from "./observability/health.ts";
 export {
@@ -120,6 +122,7 @@ export {
   type PublishOutcome,
   type WarrenMetrics,
 } from "./observability/metrics.ts";
+export type { TracingOptions } from "./observability/tracing.ts";
 export type { ConfirmedSender, Envelope } from "./publisher/envelope.ts";
 export {
   defineMessages,
@@ -131,6 +134,17 @@ export {
 export { type PublisherOptions, publisherDefaults } from "./publisher/options.ts";
 export { type PublishOptions, uuidv7 } from "./publisher/publish.ts";
 export { PUBLISH_ERROR_CODES, type PublishErrorCode } from "./publisher/publish-errors.ts";
+// Operating: status, workers (health, metrics and tracing under Observability).
+export {
+  type QueueCounts,
+  type QueueStatusOptions,
+  type QueueStatusReport,
+  readQueueStatus,
+  type StatusProblem,
+  type StatusProblemOptions,
+  statusProblems,
+  type WorkQueueStatus,
+} from "./status/queue-status.ts";
 // Topology as code.
 export {
   type ApplyOptions,
@@ -178,3 +192,11 @@ export {
   type TopologyInput,
   topologySchema,
 } from "./topology/schema.ts";
+export { defineWorker, type WorkerDefinition } from "./worker/define-worker.ts";
+export {
+  type DrainResult,
+  type RunningWorker,
+  type RunWorkerOptions,
+  runWorker,
+  runWorkerDefaults,
+} from "./worker/run-worker.ts";

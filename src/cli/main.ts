@@ -26,6 +26,7 @@ import { dlqCommands } from "./dlq.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { statusCommand } from "./status.ts";
 import { topologyCommands } from "./topology.ts";
+import { workerCommand } from "./worker.ts";
 
 /** Command groups by name. */
 export const groups: Record<string, CommandGroup> = {
@@ -36,6 +37,7 @@ export const groups: Record<string, CommandGroup> = {
 /** Commands without a group (`warren status`). */
 export const commands: Record<string, Command> = {
   status: statusCommand,
+  worker: workerCommand,
 };
 
 /** Exit codes (DESIGN.md §8). */

@@ -249,6 +249,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
     for (const lane of this.#lanes) lane.keepSubscribed();
   };
   #closing: Promise<void> | undefined;
+  #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
 
@@ -262,6 +263,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
     this.connection = deps.connection;
     this.#deps = deps;
     this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
+  }
+
+  /**
+   * After `close()`: true when every running handler finished before the
+   * drain deadline, false when some were still running (their messages go
+   * back to the queue). Undefined until the close has drained.
+   */
+  get drainCompleted(): boolean | undefined {
+    return this.#drainCompleted;
   }
 
   /** True once `close()` was called. */
@@ -343,6 +353,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
     const drained = Promise.all(this.#lanes.map((lane) => lane.drained()));
     const result = await Promise.race([drained, deadline]);
     clearTimeout(timer);
+    this.#drainCompleted = result !== "timeout";
     if (result === "timeout") {
       this.logger.warn(
         { inFlight: this.inFlight, drainTimeoutMs },
