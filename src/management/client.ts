@@ -46,9 +46,9 @@ export interface ManagementQueue {
   consumers?: number;
   /** Rates over the management API's sample window; absent before any traffic. */
   message_stats?: {
-    publish_details?: { rate?: number };
-    deliver_get_details?: { rate?: number };
-    ack_details?: { rate?: number };
+    publish_details?: { rate?: number; avg_rate?: number };
+    deliver_get_details?: { rate?: number; avg_rate?: number };
+    ack_details?: { rate?: number; avg_rate?: number };
   };
 }
 
@@ -200,8 +200,21 @@ export class ManagementClient {
     )) as ManagementExchange[];
   }
 
-  async listQueues(vhost: string): Promise<ManagementQueue[]> {
-    return (await this.#json("GET", `/api/queues/${encodeSegment(vhost)}`)) as ManagementQueue[];
+  /**
+   * The vhost's queues. With `rateWindowSeconds`, message rates are averaged
+   * over that window (`avg_rate`, sampled every 5 s) instead of the last two
+   * statistics samples, which often read 0 on a busy queue.
+   */
+  async listQueues(
+    vhost: string,
+    options: { rateWindowSeconds?: number } = {},
+  ): Promise<ManagementQueue[]> {
+    const window = options.rateWindowSeconds;
+    const query = window === undefined ? "" : `?msg_rates_age=${window}&msg_rates_incr=5`;
+    return (await this.#json(
+      "GET",
+      `/api/queues/${encodeSegment(vhost)}${query}`,
+    )) as ManagementQueue[];
   }
 
   async listBindings(vhost: string): Promise<ManagementBinding[]> {

@@ -7,7 +7,9 @@
  * that gate a deploy (`warren status` exits 2 on them).
  *
  * Counts and rates come from the management API (its statistics lag the
- * broker by its `collect_statistics_interval`, 5 s by default). The age of
+ * broker by its `collect_statistics_interval`, 5 s by default); rates are
+ * averaged over the last minute, since the instantaneous rate between two
+ * samples often reads 0 on a busy queue. The age of
  * the oldest dead letter comes from the head of `Q.dlq`, read over AMQP with
  * `basic.get` and given back by closing the channel: a closed channel
  * returns an unacked message to the head of both classic and quorum queues,
@@ -47,9 +49,9 @@ export interface QueueCounts {
   ready: number;
   unacked: number;
   consumers: number;
-  /** Messages published into the queue per second (management sample window). */
+  /** Messages published into the queue per second, averaged over the last minute. */
   publishRate: number;
-  /** Messages delivered from the queue per second (deliver + get). */
+  /** Messages delivered from the queue per second (deliver + get), over the last minute. */
   deliverRate: number;
 }
 
@@ -87,6 +89,13 @@ export interface StatusProblemOptions {
   consumers?: boolean;
 }
 
+/** Rates are averaged over the last minute: see {@link readQueueStatus}. */
+export const RATE_WINDOW_SECONDS = 60;
+
+function perSecond(details: { rate?: number; avg_rate?: number } | undefined): number {
+  return Math.round((details?.avg_rate ?? details?.rate ?? 0) * 10) / 10;
+}
+
 function counts(name: string, queue: ManagementQueue | undefined): QueueCounts {
   const stats = queue?.message_stats;
   return {
@@ -95,8 +104,8 @@ function counts(name: string, queue: ManagementQueue | undefined): QueueCounts {
     ready: queue?.messages_ready ?? 0,
     unacked: queue?.messages_unacknowledged ?? 0,
     consumers: queue?.consumers ?? 0,
-    publishRate: stats?.publish_details?.rate ?? 0,
-    deliverRate: stats?.deliver_get_details?.rate ?? 0,
+    publishRate: perSecond(stats?.publish_details),
+    deliverRate: perSecond(stats?.deliver_get_details),
   };
 }
 
@@ -172,7 +181,7 @@ export async function readQueueStatus(options: QueueStatusOptions): Promise<Queu
   const endpoint = await resolveEndpoint(options);
   const vhost = options.vhost ?? options.topology?.vhost ?? endpoint.urlVhost ?? "/";
   const management = ManagementClient.fromEndpoint(endpoint);
-  const listed = await management.listQueues(vhost);
+  const listed = await management.listQueues(vhost, { rateWindowSeconds: RATE_WINDOW_SECONDS });
   const byName = new Map(listed.map((queue) => [queue.name, queue]));
   const layouts =
     options.topology === undefined
