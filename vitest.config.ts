@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three tiers (DESIGN.md §11): unit tests need nothing; integration and
+// Three tiers (docs/testing.md): unit tests need nothing; integration and
 // reliability tests share one broker that test/support/global-setup.ts finds
 // or starts once per run.
 export default defineConfig({
@@ -8,7 +8,20 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // Type-level tests (`*.test-d.ts`) are compiled, not run: vitest's
+          // typecheck mode runs tsc on them and reports each failing assertion
+          // or unused `@ts-expect-error` as a failed test. Its tsconfig holds
+          // only those files (and what they import): the full project is
+          // already compiled by `npm run typecheck`.
+          typecheck: {
+            enabled: true,
+            include: ["test/unit/**/*.test-d.ts"],
+            tsconfig: "tsconfig.type-tests.json",
+          },
+        },
       },
       {
         extends: true,

@@ -6,7 +6,7 @@
  * first each round:
  *
  * - warren publish + consume (its defaults: TCP_NODELAY, confirms, the
- *   consumer runtime), the candidate, held to the targets of DESIGN.md §5;
+ *   consumer runtime), the candidate, held to the targets of docs/architecture.md#connections;
  * - raw amqplib with its defaults (Nagle on both connections);
  * - raw amqplib with TCP_NODELAY on both connections.
  *

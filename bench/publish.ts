@@ -7,12 +7,12 @@
  * awaited through its confirm callback, and
  *
  * - the same message warren sends (JSON body, the properties and headers of
- *   DESIGN.md §4, mandatory): the ratio is warren's own overhead;
+ *   docs/architecture.md#message-properties-and-headers, mandatory): the ratio is warren's own overhead;
  * - a bare message (JSON body, `persistent` and `contentType` only): the
  *   ratio adds what the broker spends on the properties warren requires.
  *
  * A third comparison pits the two amqplib baselines against each other, to
- * show what the properties of DESIGN.md §4 cost on their own (no warren
+ * show what the properties of docs/architecture.md#message-properties-and-headers cost on their own (no warren
  * code involved).
  */
 import { connect as amqpConnect, type Channel, type ChannelModel } from "amqplib";
@@ -145,7 +145,7 @@ const shape = `${publishBenchDefaults.messages} messages of ~1 KiB, persistent, 
 export const publishComparisons: Comparison[] = [
   {
     name: "pipelined publish",
-    description: `${shape}. Baseline: amqplib confirm channel (its defaults) sending the same message as warren (properties and headers of DESIGN.md §4, mandatory)`,
+    description: `${shape}. Baseline: amqplib confirm channel (its defaults) sending the same message as warren (properties and headers of [architecture.md](architecture.md#message-properties-and-headers), mandatory)`,
     candidate: warrenPublish,
     baseline: rawAmqplibSameMessage,
     target: 0.95,

@@ -224,7 +224,7 @@ ${run.rows.map(({ comparison }) => `- **${comparison.name}**: ${comparison.descr
 
 ## End-to-end latency
 
-Targets for warren (DESIGN.md §5): p50 ≤ ${p50Ms} ms and p99 ≤ ${p99Ms} ms at
+Targets for warren ([architecture.md](architecture.md#connections)): p50 ≤ ${p50Ms} ms and p99 ≤ ${p99Ms} ms at
 1,000 msg/s. Messages are published at a steady 1,000 msg/s to a durable
 classic queue on one connection and consumed (prefetch 1) on another;
 latency runs from the publish call to the handler call. The sides rotate
@@ -246,7 +246,7 @@ absorb it.
 ## Why the numbers look the way they do
 
 Why warren keeps up although it sets TCP_NODELAY (for low latency, see
-DESIGN.md §5) and does more per message (UUIDv7 message id, headers, a
+[architecture.md](architecture.md#connections)) and does more per message (UUIDv7 message id, headers, a
 window of unconfirmed messages, timeouts, metrics): with Nagle's algorithm
 off, every pipelined publish would be its own TCP segment and syscall, which
 measured here costs raw amqplib about 10 % of its throughput. warren corks
@@ -254,7 +254,7 @@ the socket on the first write of a tick and uncorks it on the next tick, so a
 burst leaves as one write while a lone publish still leaves at once.
 
 Why the bare-message baseline stays out of reach: the broker spends more on
-the message warren must send (DESIGN.md §4 and §7: \`mandatory\`,
+the message warren must send ([architecture.md](architecture.md#message-properties-and-headers): \`mandatory\`,
 \`messageId\`, \`timestamp\`, \`type\` and the \`warren-attempt\` header) than
 on a bare one. The row "cost of warren's message properties" measures that
 with raw amqplib on both sides, no warren code involved; warren's own

@@ -1,8 +1,8 @@
 /**
- * `connect()` and the client it returns (DESIGN.md §10): one publisher
+ * `connect()` and the client it returns (docs/architecture.md#the-public-api): one publisher
  * connection, opened before `connect` resolves, and one consumer connection,
  * opened by the first `consume`. Keeping them apart means a memory alarm that
- * blocks the publisher never stops consumers from acking (DESIGN.md §5).
+ * blocks the publisher never stops consumers from acking (docs/architecture.md#connections).
  * Both reconnect by themselves; the publisher rebuilds its channel and each
  * consumer re-subscribes on every reopen.
  */
@@ -10,16 +10,16 @@ import { EventEmitter } from "node:events";
 import type { SocketOptions } from "amqplib";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { BackoffOptions } from "./connection/backoff.ts";
-import { backoffDefaults } from "./connection/backoff.ts";
 import {
-  type ConnectionRole,
-  connectionDefaults,
-  ManagedConnection,
-} from "./connection/connection.ts";
+  connectDefaults,
+  type ResolvedConnectOptions,
+  resolveConnectOptions,
+} from "./connect-options.ts";
+import type { BackoffOptions } from "./connection/backoff.ts";
+import { type ConnectionRole, ManagedConnection } from "./connection/connection.ts";
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
-import { ConsumeError } from "./errors.ts";
+import { ConsumeError, ErrorCode } from "./errors.ts";
 import { type Readiness, type ReadinessCheck, readinessCheck } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
@@ -106,22 +106,14 @@ export interface ConnectOptions<M extends MessageSchemas = MessageSchemas> {
    * the `traceparent`/`tracestate` headers) and a consumer span per delivery
    * (docs/operations.md#tracing). Needs the optional peer dependency
    * `@opentelemetry/api`, imported only when this is on; `connect` rejects
-   * with `WARREN_TRACING_UNAVAILABLE` without it. `true` uses the global
+   * with `WARREN_DEPENDENCY_MISSING` without it. `true` uses the global
    * tracer provider.
    * @default false
    */
   tracing?: boolean | TracingOptions;
 }
 
-/** Defaults of {@link ConnectOptions}. */
-export const connectDefaults = Object.freeze({
-  publishExchange: "",
-  serviceName: "warren",
-  heartbeatSeconds: connectionDefaults.heartbeatSeconds,
-  initialConnectDeadlineMs: connectionDefaults.initialConnectDeadlineMs,
-  connectTimeoutMs: connectionDefaults.connectTimeoutMs,
-  backoff: backoffDefaults,
-});
+export { connectDefaults };
 
 /** Events of the client. */
 export interface WarrenEvents {
@@ -142,7 +134,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   /** @internal */
   readonly publisherConnection: ManagedConnection;
   readonly #publisher: Publisher;
-  readonly #options: ConnectOptions<M>;
+  readonly #options: ResolvedConnectOptions<M>;
   readonly #consumers = new Set<Consumer>();
   #consumerConnection: ManagedConnection | undefined;
   #closing: Promise<void> | undefined;
@@ -151,7 +143,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   /** @internal Use {@link connect}. */
   constructor(options: ConnectOptions<M>, tracing?: Tracing) {
     super();
-    this.#options = options;
+    this.#options = resolveConnectOptions(options);
     this.#tracing = tracing;
     this.logger = resolveLogger(options.logger);
     this.metrics = createMetrics(options.registry);
@@ -174,25 +166,21 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         metrics: this.metrics,
         tracing,
       },
-      {
-        ...options.publisher,
-        exchange: options.publishExchange ?? connectDefaults.publishExchange,
-      },
+      { ...this.#options.publisher, exchange: this.#options.publishExchange },
     );
   }
 
   #connection(role: ConnectionRole): ManagedConnection {
     const o = this.#options;
     const connection = new ManagedConnection({
-      urls: typeof o.url === "string" ? [o.url] : o.url,
+      urls: o.urls,
       role,
-      serviceName: o.serviceName ?? connectDefaults.serviceName,
+      serviceName: o.serviceName,
       ...(this.topology === undefined ? {} : { vhost: this.topology.vhost }),
-      heartbeatSeconds: o.heartbeatSeconds ?? connectDefaults.heartbeatSeconds,
-      initialConnectDeadlineMs:
-        o.initialConnectDeadlineMs ?? connectDefaults.initialConnectDeadlineMs,
-      connectTimeoutMs: o.connectTimeoutMs ?? connectDefaults.connectTimeoutMs,
-      backoff: { ...connectDefaults.backoff, ...o.backoff },
+      heartbeatSeconds: o.heartbeatSeconds,
+      initialConnectDeadlineMs: o.initialConnectDeadlineMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      backoff: o.backoff,
       ...(o.socketOptions === undefined ? {} : { socketOptions: o.socketOptions }),
       logger: this.logger.child({ component: "connection", role }),
     });
@@ -214,8 +202,11 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     this.#publisher.publish(routingKey, message, options, this.#options.messages);
 
   /**
-   * Sends a pre-built envelope with confirms (the consumer runtime's retry
-   * and dead-letter copies). Resolves on the broker's confirm. Bound.
+   * @internal Sends a pre-built envelope with confirms. It skips `maxBytes`
+   * and the message registry's schemas, so it is not part of the API: the
+   * consumer runtime sends its retry and dead-letter copies through the
+   * publisher directly, and tests use this to reach the publisher's edge
+   * cases.
    */
   readonly send = (envelope: Envelope): Promise<void> => this.#publisher.send(envelope);
 
@@ -254,13 +245,13 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   ): Promise<Consumer> => {
     if (this.#closing !== undefined) {
       throw new ConsumeError(
-        "WARREN_CONSUME_CLIENT_CLOSED",
+        ErrorCode.WARREN_CONSUME_CLIENT_CLOSED,
         `consume("${queue}"): the client is closed`,
       );
     }
     if (this.topology === undefined) {
       throw new ConsumeError(
-        "WARREN_CONSUME_NO_TOPOLOGY",
+        ErrorCode.WARREN_CONSUME_NO_TOPOLOGY,
         `consume("${queue}"): the client has no topology. Pass connect({ topology: await loadTopology(file) }) so the runtime knows the queue's retry tiers and dead-letter queue.`,
       );
     }

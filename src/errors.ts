@@ -15,6 +15,96 @@
  * straight to its dead-letter queue.
  */
 
+/**
+ * Every error code warren throws, mapped to the scope that can act on it.
+ * This map is the one list of codes: `WarrenError.code` is typed as its keys,
+ * throw sites use {@link ErrorCode} constants, and a unit test checks that
+ * docs/errors.md documents exactly these codes (each with its meaning and
+ * fix).
+ */
+export const ERROR_CODES = Object.freeze({
+  WARREN_INVALID_OPTIONS: "options",
+  WARREN_DEPENDENCY_MISSING: "options",
+  WARREN_TOPOLOGY_NOT_FOUND: "topology",
+  WARREN_TOPOLOGY_UNREADABLE: "topology",
+  WARREN_TOPOLOGY_PARSE: "topology",
+  WARREN_TOPOLOGY_ENV: "topology",
+  WARREN_TOPOLOGY_INVALID: "topology",
+  WARREN_TOPOLOGY_CONFLICT: "topology",
+  WARREN_TOPOLOGY_APPLY_FAILED: "topology",
+  WARREN_MANAGEMENT_UNREACHABLE: "connection",
+  WARREN_MANAGEMENT_AUTH: "connection",
+  WARREN_MANAGEMENT_REQUEST_FAILED: "connection",
+  WARREN_URL_INVALID: "connection",
+  WARREN_TLS_FILE_UNREADABLE: "connection",
+  WARREN_BROKER_UNREACHABLE: "connection",
+  WARREN_BROKER_AUTH: "connection",
+  WARREN_CLI_USAGE: "cli",
+  WARREN_UNEXPECTED: "cli",
+  WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT: "idempotency",
+  WARREN_IDEMPOTENCY_LEASE_TOO_SHORT: "idempotency",
+  WARREN_IDEMPOTENCY_LEASE_LOST: "idempotency",
+  WARREN_IDEMPOTENCY_KEY_MISSING: "idempotency",
+  WARREN_IDEMPOTENCY_STORE_FULL: "idempotency",
+  WARREN_IDEMPOTENCY_TABLE_MISSING: "idempotency",
+  WARREN_BROKER_NOT_FOUND: "testing",
+  WARREN_BROKER_START_FAILED: "testing",
+  WARREN_POSTGRES_NOT_FOUND: "testing",
+  WARREN_POSTGRES_START_FAILED: "testing",
+  WARREN_PUBLISH_NACKED: "publish",
+  WARREN_PUBLISH_UNROUTABLE: "publish",
+  WARREN_PUBLISH_TIMEOUT: "publish",
+  WARREN_PUBLISH_CONNECTION_LOST: "publish",
+  WARREN_PUBLISH_BLOCKED: "publish",
+  WARREN_PUBLISH_TOO_LARGE: "publish",
+  WARREN_PUBLISH_INVALID_PAYLOAD: "publish",
+  WARREN_PUBLISH_NOT_CONNECTED: "publish",
+  WARREN_PUBLISH_BACKLOG_FULL: "publish",
+  WARREN_PUBLISH_CLOSED: "publish",
+  WARREN_CONSUME_NO_TOPOLOGY: "consume",
+  WARREN_CONSUME_CLIENT_CLOSED: "consume",
+  WARREN_CONNECT_TIMEOUT: "connection",
+  WARREN_CONNECTION_NO_URL: "connection",
+  WARREN_CONNECTION_CLOSED: "connection",
+  WARREN_CONNECTION_LOST: "connection",
+  WARREN_CONNECTION_UNAVAILABLE: "connection",
+  WARREN_DLQ_NOT_FOUND: "dlq",
+  WARREN_DLQ_TARGET_MISSING: "dlq",
+  WARREN_DLQ_REPLAY_FAILED: "dlq",
+  WARREN_DLQ_PURGE_UNCONFIRMED: "dlq",
+  WARREN_CONSUME_UNKNOWN_QUEUE: "consume",
+  WARREN_WORKER_INVALID: "consume",
+  WARREN_CONSUME_QUEUE_MISSING: "consume",
+  WARREN_CONSUME_SUBSCRIBE_FAILED: "consume",
+} as const satisfies Record<string, ErrorScope>);
+
+/**
+ * Who can act on an error: `options` (the caller passed a bad option, or a
+ * needed optional package is missing), `topology`, `connection`, `publish`,
+ * `consume`, `idempotency`, `dlq`, `cli` (command-line usage) and `testing`
+ * (the `warren/testing` helpers).
+ */
+export type ErrorScope =
+  | "options"
+  | "topology"
+  | "connection"
+  | "publish"
+  | "consume"
+  | "idempotency"
+  | "dlq"
+  | "cli"
+  | "testing";
+
+/** A stable error code: one of the keys of {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes as constants (`ErrorCode.WARREN_PUBLISH_NACKED`), so no code is spelt twice. */
+export const ErrorCode: { readonly [K in ErrorCode]: K } = Object.freeze(
+  Object.fromEntries(Object.keys(ERROR_CODES).map((code) => [code, code])) as {
+    [K in ErrorCode]: K;
+  },
+);
+
 /** Options shared by every warren error. */
 export interface WarrenErrorOptions {
   /** The error that caused this one, if any. */
@@ -24,9 +114,9 @@ export interface WarrenErrorOptions {
 /** Base class of every error warren throws. */
 export class WarrenError extends Error {
   /** Stable, documented identifier (see docs/errors.md). */
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options: WarrenErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: WarrenErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
@@ -49,7 +139,7 @@ export class TopologyError extends WarrenError {
   readonly issues: readonly TopologyIssue[];
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: WarrenErrorOptions & { issues?: readonly TopologyIssue[] } = {},
   ) {
@@ -71,7 +161,7 @@ export class PublishError extends WarrenError {
   readonly inDoubt: boolean;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: WarrenErrorOptions & { inDoubt?: boolean } = {},
   ) {

@@ -1,5 +1,5 @@
 /**
- * The message headers warren owns (DESIGN.md §4), in one place for the
+ * The message headers warren owns (docs/architecture.md#message-properties-and-headers), in one place for the
  * publisher, the consumer runtime and `warren dlq`. They carry no `x-`
  * prefix: the broker owns those.
  */

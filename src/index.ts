@@ -1,10 +1,13 @@
 /**
- * warren's public API. Everything exported here is listed by name; what is
- * not exported is internal. Test helpers (finding or starting a broker or a
- * PostgreSQL server) live in `src/testing/` and are not part of this entry.
+ * warren's public API, listed by name and grouped by what a user does with
+ * it. What is not exported here is internal (the build also strips members
+ * marked internal from the published types). Test helpers (finding or starting a
+ * broker or a PostgreSQL server) are the separate entry `warren/testing`
+ * (src/testing/index.ts).
  */
+// biome-ignore-all assist/source/organizeImports: exports are grouped by purpose, not sorted by path
 
-// Client: connections, publish, consume.
+// ── Connecting, publishing and consuming ────────────────────────────────────
 export {
   type ConnectOptions,
   connect,
@@ -16,11 +19,7 @@ export {
 } from "./client.ts";
 export type { BackoffOptions } from "./connection/backoff.ts";
 export { maskUrl } from "./connection/url.ts";
-export {
-  type CloseOptions,
-  Consumer,
-  type ConsumerEvents,
-} from "./consumer/consume.ts";
+export { type CloseOptions, Consumer, type ConsumerEvents } from "./consumer/consume.ts";
 export type { MessageContext } from "./consumer/context.ts";
 export {
   type ConsumeOptions,
@@ -30,34 +29,24 @@ export {
 } from "./consumer/options.ts";
 export { HandlerTimeoutError } from "./consumer/outcome.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
-// Dead letters.
-export type {
-  DeadLetter,
-  DeathRecord,
-} from "./dlq/dead-letter.ts";
-export { DeadLetterError, DeadLetterErrorCode, type ReplayProgress } from "./dlq/errors.ts";
+export { HEADER } from "./headers.ts";
 export {
-  type DeadLetterListing,
-  dlqDefaults,
-  type InspectDeadLettersOptions,
-  inspectDeadLetters,
-} from "./dlq/inspect.ts";
-export {
-  type PurgeDeadLettersOptions,
-  type PurgeResult,
-  purgeDeadLetters,
-} from "./dlq/purge.ts";
-export {
-  type DeadLetterFilter,
-  type ReplayDeadLettersOptions,
-  type ReplayedLetter,
-  type ReplayResult,
-  replayDeadLetters,
-} from "./dlq/replay.ts";
-// Errors.
+  defineMessages,
+  type MessageRegistry,
+  type MessageSchemas,
+  type PayloadOf,
+  type RoutingKeyOf,
+} from "./publisher/messages.ts";
+export { type PublisherOptions, publisherDefaults } from "./publisher/options.ts";
+export type { PublishOptions } from "./publisher/publish.ts";
+
+// ── Errors: one code map, a class per recovery scope ────────────────────────
 export {
   ConnectionError,
   ConsumeError,
+  ERROR_CODES,
+  ErrorCode,
+  type ErrorScope,
   NonRetryableError,
   PublishError,
   TopologyError,
@@ -65,9 +54,10 @@ export {
   WarrenError,
   type WarrenErrorOptions,
 } from "./errors.ts";
-export { HEADER } from "./headers.ts";
-// Idempotency.
-export { IdempotencyError, IdempotencyErrorCode } from "./idempotency/errors.ts";
+export { DeadLetterError, type ReplayProgress } from "./dlq/errors.ts";
+export { IdempotencyError } from "./idempotency/errors.ts";
+
+// ── Idempotency: guards and their stores ────────────────────────────────────
 export {
   createIdempotencyGuard,
   IDEMPOTENCY_DEFAULTS,
@@ -105,8 +95,30 @@ export type {
   TimedIdempotencyGuard,
   TransactionScope,
 } from "./idempotency/types.ts";
+
+// ── Dead letters: inspect, replay, purge ────────────────────────────────────
+export type { DeadLetter, DeathRecord } from "./dlq/dead-letter.ts";
+export {
+  type DeadLetterListing,
+  dlqDefaults,
+  type InspectDeadLettersOptions,
+  inspectDeadLetters,
+} from "./dlq/inspect.ts";
+export {
+  type PurgeDeadLettersOptions,
+  type PurgeResult,
+  purgeDeadLetters,
+} from "./dlq/purge.ts";
+export {
+  type DeadLetterFilter,
+  type ReplayDeadLettersOptions,
+  type ReplayedLetter,
+  type ReplayResult,
+  replayDeadLetters,
+} from "./dlq/replay.ts";
 export type { BrokerEndpointOptions, TlsFiles } from "./management/endpoint.ts";
-// Observability.
+
+// ── Observability: health endpoint and metrics ──────────────────────────────
 export {
   type HealthServer,
   type HealthServerOptions,
@@ -116,25 +128,10 @@ export {
   readinessCheck,
   serveHealth,
 } from "./observability/health.ts";
-export {
-  type ConsumeOutcome,
-  createMetrics,
-  type PublishOutcome,
-  type WarrenMetrics,
-} from "./observability/metrics.ts";
+export type { ConsumeOutcome, PublishOutcome, WarrenMetrics } from "./observability/metrics.ts";
 export type { TracingOptions } from "./observability/tracing.ts";
-export type { ConfirmedSender, Envelope } from "./publisher/envelope.ts";
-export {
-  defineMessages,
-  type MessageRegistry,
-  type MessageSchemas,
-  type PayloadOf,
-  type RoutingKeyOf,
-} from "./publisher/messages.ts";
-export { type PublisherOptions, publisherDefaults } from "./publisher/options.ts";
-export { type PublishOptions, uuidv7 } from "./publisher/publish.ts";
-export { PUBLISH_ERROR_CODES, type PublishErrorCode } from "./publisher/publish-errors.ts";
-// Operating: status, workers (health, metrics and tracing under Observability).
+
+// ── Operating: warren status and warren worker as library calls ─────────────
 export {
   type QueueCounts,
   type QueueStatusOptions,
@@ -145,7 +142,16 @@ export {
   statusProblems,
   type WorkQueueStatus,
 } from "./status/queue-status.ts";
-// Topology as code.
+export { defineWorker, type WorkerDefinition } from "./worker/define-worker.ts";
+export {
+  type DrainResult,
+  type RunningWorker,
+  type RunWorkerOptions,
+  runWorker,
+  runWorkerDefaults,
+} from "./worker/run-worker.ts";
+
+// ── Topology as code: load, compile, plan, apply, export ────────────────────
 export {
   type ApplyOptions,
   type ApplyResult,
@@ -154,7 +160,6 @@ export {
   type TopologyTargetOptions,
 } from "./topology/apply.ts";
 export { compileTopology, retryTierFor } from "./topology/compile.ts";
-export { formatDelay, parseDuration } from "./topology/duration.ts";
 export { type Definitions, exportDefinitions } from "./topology/export.ts";
 export { topologyJsonSchema } from "./topology/json-schema.ts";
 export {
@@ -184,19 +189,10 @@ export {
   type PlanSummary,
   planTopology,
 } from "./topology/plan.ts";
-export {
-  type BindingDefinition,
-  type ExchangeDefinition,
-  type QueueDefinition,
-  type Topology,
-  type TopologyInput,
-  topologySchema,
+export type {
+  BindingDefinition,
+  ExchangeDefinition,
+  QueueDefinition,
+  Topology,
+  TopologyInput,
 } from "./topology/schema.ts";
-export { defineWorker, type WorkerDefinition } from "./worker/define-worker.ts";
-export {
-  type DrainResult,
-  type RunningWorker,
-  type RunWorkerOptions,
-  runWorker,
-  runWorkerDefaults,
-} from "./worker/run-worker.ts";

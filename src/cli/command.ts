@@ -31,6 +31,13 @@ export interface Command {
   optionalPositionals?: string[];
   /** Command-specific flags (the global ones are added by the dispatcher). */
   options: ParseArgsOptionsConfig;
+  /**
+   * The global flags this command acts on (`--json` and `--help` always
+   * apply). Any other global flag given to it is refused rather than
+   * silently ignored.
+   * @default every global flag
+   */
+  globals?: readonly GlobalFlag[];
   /** Runs the command; resolves to the exit code. */
   run(context: CommandContext): Promise<number>;
 }
@@ -50,6 +57,49 @@ export const globalOptions = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsOptionsConfig;
+
+/** A global flag. */
+export type GlobalFlag = keyof typeof globalOptions;
+
+/** Global flags that name or reach the broker. */
+export const brokerFlags: readonly GlobalFlag[] = [
+  "url",
+  "management-url",
+  "ca",
+  "cert",
+  "key",
+  "servername",
+  "timeout-ms",
+];
+
+/** Global flags every command accepts. */
+export const alwaysAccepted: readonly GlobalFlag[] = ["json", "help"];
+
+/**
+ * Global flags given to `command` that it does not act on, e.g. `--url` for
+ * `topology validate`, which needs no broker.
+ */
+export function ignoredGlobals(command: Command, values: FlagValues): GlobalFlag[] {
+  const accepted = new Set<GlobalFlag>([...alwaysAccepted, ...(command.globals ?? [])]);
+  if (command.globals === undefined) return [];
+  return (Object.keys(globalOptions) as GlobalFlag[]).filter(
+    (flag) => !accepted.has(flag) && values[flag] !== undefined,
+  );
+}
+
+/** Help lines of the global flags `command` accepts. */
+export function globalHelpFor(command: Command): string[] {
+  if (command.globals === undefined) return globalHelp;
+  const accepted = new Set<string>([...alwaysAccepted, ...command.globals]);
+  const lines: string[] = [];
+  let keep = false;
+  for (const line of globalHelp) {
+    const flag = /^(?:-\w, )?--([\w-]+)/.exec(line)?.[1];
+    if (flag !== undefined) keep = accepted.has(flag);
+    if (keep) lines.push(line);
+  }
+  return lines;
+}
 
 export const globalHelp = [
   "--url <amqp-url>            broker URL (default: $RABBITMQ_URL, else amqp://guest:guest@localhost:5672)",

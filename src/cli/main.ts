@@ -9,16 +9,24 @@
  * - 1: error (bad input, unreachable broker, usage)
  * - 2: changes pending (plan) or conflicts refused (apply)
  *
+ * Exit codes are chosen from the error's class and code constant
+ * ({@link exitCodeFor}), never from its message.
+ *
  * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
  */
+
+import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { WarrenError } from "../errors.ts";
+import { ErrorCode, TopologyError, WarrenError } from "../errors.ts";
 import {
+  brokerFlags,
   type Command,
   type CommandGroup,
   type FlagValues,
   globalHelp,
+  globalHelpFor,
   globalOptions,
+  ignoredGlobals,
   secretUrls,
   UsageError,
 } from "./command.ts";
@@ -34,17 +42,34 @@ export const groups: Record<string, CommandGroup> = {
   dlq: dlqCommands,
 };
 
-/** Commands without a group (`warren status`). */
+/** Commands without a group (`warren status`, `warren worker`). */
 export const commands: Record<string, Command> = {
   status: statusCommand,
   worker: workerCommand,
 };
 
-/** Exit codes (DESIGN.md §8). */
+/** Exit codes (docs/architecture.md#cli-exit-codes). */
 export const exitCodes = Object.freeze({ ok: 0, error: 1, pending: 2 });
 
 function usageError(message: string): WarrenError {
-  return new WarrenError("WARREN_CLI_USAGE", message);
+  return new WarrenError(ErrorCode.WARREN_CLI_USAGE, message);
+}
+
+/**
+ * The exit code of a failed command: 2 for an apply refused because of
+ * conflicts (the file and the broker disagree; nothing was declared), 1 for
+ * every other error.
+ */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof TopologyError && error.code === ErrorCode.WARREN_TOPOLOGY_CONFLICT
+    ? exitCodes.pending
+    : exitCodes.error;
+}
+
+/** The package's version, read from its package.json (two levels up in src/ and dist/ alike). */
+export function packageVersion(): string {
+  const file = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
 }
 
 function usage(): string {
@@ -57,7 +82,12 @@ function usage(): string {
       lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
     }
   }
-  lines.push("", "Options:", ...globalHelp.map((l) => `  ${l}`));
+  lines.push(
+    "",
+    "Options:",
+    ...globalHelp.map((l) => `  ${l}`),
+    `  ${"--version".padEnd(28)}print the version of warren`,
+  );
   lines.push(
     "",
     "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan), conflicts (apply) or problems (status).",
@@ -72,12 +102,12 @@ function commandUsage(groupName: string, name: string | undefined, command: Comm
     command.summary,
     "",
     "Options:",
-    ...[...command.help, ...globalHelp].map((l) => `  ${l}`),
+    ...[...command.help, ...globalHelpFor(command)].map((l) => `  ${l}`),
   ].join("\n");
 }
 
 function allOptions(): ParseArgsOptionsConfig {
-  const options: ParseArgsOptionsConfig = { ...globalOptions };
+  const options: ParseArgsOptionsConfig = { ...globalOptions, version: { type: "boolean" } };
   for (const group of Object.values(groups)) {
     for (const command of Object.values(group)) Object.assign(options, command.options);
   }
@@ -110,6 +140,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   if (group === undefined) {
     if (groupName === undefined && looseValues.help === true) {
       io.stdout(`${usage()}\n`);
+      return exitCodes.ok;
+    }
+    if (groupName === undefined && looseValues.version === true) {
+      io.stdout(`${packageVersion()}\n`);
       return exitCodes.ok;
     }
     out.failure(
@@ -163,12 +197,27 @@ async function runCommand(
     out.error(commandUsage(groupName, commandName, command));
     return exitCodes.error;
   }
+  const ignored = ignoredGlobals(command, values);
+  if (ignored.length > 0) {
+    const flags = ignored.map((flag) => `--${flag}`).join(", ");
+    const name = commandName === undefined ? groupName : `${groupName} ${commandName}`;
+    const noBroker = (command.globals ?? []).some((flag) => brokerFlags.includes(flag))
+      ? ""
+      : " (this command does not contact the broker)";
+    out.failure(
+      usageError(
+        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${name}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? noBroker : ""}`,
+      ),
+    );
+    out.error(commandUsage(groupName, commandName, command));
+    return exitCodes.error;
+  }
   const most = command.positionals.length + (command.optionalPositionals?.length ?? 0);
   if (positionals.length < command.positionals.length || positionals.length > most) {
     const expected = command.positionals.map((p) => `<${p}>`).join(" ");
     out.failure(
       new WarrenError(
-        "WARREN_CLI_USAGE",
+        ErrorCode.WARREN_CLI_USAGE,
         positionals.length < command.positionals.length
           ? `missing argument: expected ${expected}`
           : `unexpected argument "${positionals[most]}"`,
@@ -186,8 +235,6 @@ async function runCommand(
       return exitCodes.error;
     }
     out.failure(error);
-    return error instanceof WarrenError && error.code === "WARREN_TOPOLOGY_CONFLICT"
-      ? exitCodes.pending
-      : exitCodes.error;
+    return exitCodeFor(error);
   }
 }

@@ -5,7 +5,7 @@
  * environment cannot reach the terminal or a log collector.
  */
 import { maskSecrets } from "../connection/url.ts";
-import { WarrenError } from "../errors.ts";
+import { ErrorCode, WarrenError } from "../errors.ts";
 
 /** Where the CLI writes; tests pass their own to capture output. */
 export interface CliIo {
@@ -60,7 +60,7 @@ export class Output {
 
   /** Reports a failure: one readable message on stderr; in --json mode also an object on stdout. */
   failure(error: unknown): void {
-    const code = error instanceof WarrenError ? error.code : "WARREN_UNEXPECTED";
+    const code = error instanceof WarrenError ? error.code : ErrorCode.WARREN_UNEXPECTED;
     const message = error instanceof Error ? error.message : String(error);
     const issues = (error as { issues?: unknown } | undefined)?.issues;
     this.error(

@@ -1,7 +1,7 @@
 /**
  * `warren topology validate|plan|apply|export <file>`: each parses its flags
  * into the library's options, calls one public function and prints the
- * result. Exit codes (DESIGN.md §8): 0 ok / no changes, 1 error, 2 changes
+ * result. Exit codes (docs/architecture.md#cli-exit-codes): 0 ok / no changes, 1 error, 2 changes
  * pending (plan, apply --dry-run) or conflicts refused (apply).
  */
 import { writeFile } from "node:fs/promises";
@@ -76,6 +76,8 @@ const validate: Command = {
   help: [],
   positionals: ["file"],
   options: {},
+  // Reads only the file: a broker flag would do nothing.
+  globals: [],
   async run(context: CommandContext): Promise<number> {
     const compiled = await compiledFrom(context);
     const file = context.positionals[0]!;
@@ -153,6 +155,8 @@ const exportCommand: Command = {
   ],
   positionals: ["file"],
   options: { format: { type: "string" }, output: { type: "string", short: "o" } },
+  // Writes definitions from the file alone; only --vhost changes them.
+  globals: ["vhost"],
   async run(context: CommandContext): Promise<number> {
     const format = stringFlag(context.values, "format") ?? "definitions";
     if (format !== "definitions") {

@@ -14,7 +14,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { pino } from "pino";
-import { ConsumeError } from "../errors.ts";
+import { ConsumeError, ErrorCode } from "../errors.ts";
 import { loadTopology } from "../topology/load.ts";
 import { workersOf } from "../worker/define-worker.ts";
 import { runWorker, runWorkerDefaults } from "../worker/run-worker.ts";
@@ -61,7 +61,7 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
     return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
   } catch (error) {
     throw new ConsumeError(
-      "WORKER_INVALID",
+      ErrorCode.WARREN_WORKER_INVALID,
       `cannot load worker module ${path}: ${(error as Error).message}`,
       { cause: error },
     );
@@ -83,6 +83,8 @@ export const workerCommand: Command = {
     "Exit codes: 0 drained completely, 1 could not start, 2 handlers still running at the drain deadline.",
   ],
   positionals: ["module"],
+  // The topology names the vhost; TLS goes in the amqps URL and NODE_EXTRA_CA_CERTS.
+  globals: ["url"],
   options: {
     topology: { type: "string" },
     concurrency: { type: "string" },

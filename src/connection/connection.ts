@@ -4,11 +4,12 @@
  * drops it, and tells its users (the publisher, each consumer) through
  * `open` events so they can rebuild their channels.
  *
- * Publisher and consumers each get their own ManagedConnection (DESIGN.md
- * §5): a memory alarm blocks every connection that publishes, and a blocked
- * consumer connection would stop acking too. Every connection sets
- * TCP_NODELAY and a heartbeat, and names itself (`connection_name`) so an
- * operator can tell service and role apart in the management UI.
+ * Publisher and consumers each get their own ManagedConnection
+ * (docs/architecture.md#connections): a memory alarm blocks every connection
+ * that publishes, and a blocked consumer connection would stop acking too.
+ * Every connection sets TCP_NODELAY and a heartbeat, and names itself
+ * (`connection_name`) so an operator can tell service and role apart in the
+ * management UI.
  *
  * amqplib emits `error` and `close` on connections; both are always handled
  * here, so no broker behaviour can turn into an unhandled 'error' event.
@@ -16,7 +17,7 @@
 import { EventEmitter } from "node:events";
 import { connect as amqpConnect, type ChannelModel, type SocketOptions } from "amqplib";
 import type { Logger } from "pino";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BackoffOptions, backoffDefaults, backoffDelayMs } from "./backoff.ts";
 import { brokerUrl, maskSecrets, maskUrl } from "./url.ts";
 
@@ -88,7 +89,10 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
   constructor(options: ManagedConnectionOptions) {
     super();
     if (options.urls.length === 0) {
-      throw new ConnectionError("WARREN_CONNECTION_NO_URL", "connect: no broker URL was given");
+      throw new ConnectionError(
+        ErrorCode.WARREN_CONNECTION_NO_URL,
+        "connect: no broker URL was given",
+      );
     }
     this.#options = options;
   }
@@ -138,7 +142,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     for (let attempt = 0; ; attempt++) {
       if (this.#isClosed()) {
         throw new ConnectionError(
-          "WARREN_CONNECTION_CLOSED",
+          ErrorCode.WARREN_CONNECTION_CLOSED,
           `${this.name}: closed while connecting`,
         );
       }
@@ -159,7 +163,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     this.#state = "closed";
     const urls = this.#options.urls.map(maskUrl).join(", ");
     throw new ConnectionError(
-      "WARREN_CONNECT_TIMEOUT",
+      ErrorCode.WARREN_CONNECT_TIMEOUT,
       `${this.name}: could not connect to ${urls} within ${this.#options.initialConnectDeadlineMs} ms (last error: ${this.#describe(lastError)}). Check that the broker runs and the URL and credentials are right, or raise initialConnectDeadlineMs.`,
       { cause: lastError },
     );
@@ -187,7 +191,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     if (this.#isClosed()) {
       await model.close().catch(() => {});
       throw new ConnectionError(
-        "WARREN_CONNECTION_CLOSED",
+        ErrorCode.WARREN_CONNECTION_CLOSED,
         `${this.name}: closed while connecting`,
       );
     }
@@ -239,7 +243,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     this.#blockedReason = undefined;
     if (this.#state === "closed") return;
     const lost =
-      error ?? new ConnectionError("WARREN_CONNECTION_LOST", `${this.name}: connection closed`);
+      error ??
+      new ConnectionError(ErrorCode.WARREN_CONNECTION_LOST, `${this.name}: connection closed`);
     this.#state = "reconnecting";
     this.#options.logger.warn({ err: this.#describe(lost) }, "connection lost, reconnecting");
     this.emit("lost", lost);
@@ -287,14 +292,17 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
   async whenOpen(timeoutMs: number): Promise<ChannelModel> {
     if (this.#model !== undefined) return this.#model;
     if (this.#state === "closed") {
-      throw new ConnectionError("WARREN_CONNECTION_CLOSED", `${this.name}: connection is closed`);
+      throw new ConnectionError(
+        ErrorCode.WARREN_CONNECTION_CLOSED,
+        `${this.name}: connection is closed`,
+      );
     }
     const { promise, resolve, reject } = Promise.withResolvers<ChannelModel>();
     const timer = setTimeout(() => {
       cleanup();
       reject(
         new ConnectionError(
-          "WARREN_CONNECTION_UNAVAILABLE",
+          ErrorCode.WARREN_CONNECTION_UNAVAILABLE,
           `${this.name}: not connected to the broker after ${timeoutMs} ms`,
         ),
       );
@@ -305,7 +313,12 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     };
     const onClosed = () => {
       cleanup();
-      reject(new ConnectionError("WARREN_CONNECTION_CLOSED", `${this.name}: connection is closed`));
+      reject(
+        new ConnectionError(
+          ErrorCode.WARREN_CONNECTION_CLOSED,
+          `${this.name}: connection is closed`,
+        ),
+      );
     };
     const cleanup = () => {
       clearTimeout(timer);

@@ -4,7 +4,7 @@
  * open it becomes a `ConnectionError` that says what to fix.
  */
 import amqp, { type ChannelModel } from "amqplib";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import type { ResolvedEndpoint } from "../management/endpoint.ts";
 
 /** The AMQP reply code of a channel or connection error, if it carries one. */
@@ -41,20 +41,20 @@ export async function openOneShotConnection(
     const message = error instanceof Error ? error.message : String(error);
     if (/ACCESS[-_]REFUSED/.test(message) || replyCode(error) === 403) {
       throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
+        ErrorCode.WARREN_BROKER_AUTH,
         `broker at ${host} refused the login of user "${endpoint.amqpUsername}": check the user and password in --url`,
         { cause: error },
       );
     }
     if (/NOT[-_]ALLOWED/.test(message) || replyCode(error) === 530) {
       throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
+        ErrorCode.WARREN_BROKER_AUTH,
         `user "${endpoint.amqpUsername}" may not open vhost "${vhost}" on ${host}: check --vhost (or the URL's path), or grant permissions (rabbitmqctl set_permissions -p ${vhost} ${endpoint.amqpUsername} ".*" ".*" ".*")`,
         { cause: error },
       );
     }
     throw new ConnectionError(
-      "WARREN_BROKER_UNREACHABLE",
+      ErrorCode.WARREN_BROKER_UNREACHABLE,
       `broker at ${host} is unreachable (${message}): check --url or RABBITMQ_URL`,
       { cause: error },
     );

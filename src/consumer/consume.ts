@@ -19,7 +19,7 @@ import { EventEmitter } from "node:events";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
-import { ConsumeError } from "../errors.ts";
+import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { ConsumerSource, WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import { coalesceSocketWrites } from "../publisher/coalesce.ts";
@@ -27,7 +27,12 @@ import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
-import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
+import {
+  type ConsumeOptions,
+  type Handler,
+  type ResolvedConsumeOptions,
+  resolveConsumeOptions,
+} from "./options.ts";
 import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
@@ -70,9 +75,26 @@ interface Subscription {
   delivery: BatchedDeliveryChannel;
 }
 
+/**
+ * What a lane needs from its consumer, handed over privately when the
+ * consumer builds its lanes, so that a lane never reads the consumer's
+ * members (which are not part of its API).
+ */
+interface LaneContext {
+  readonly queue: string;
+  readonly options: ResolvedConsumeOptions<unknown>;
+  readonly runtime: DeliveryRuntime<unknown>;
+  readonly logger: Logger;
+  readonly connection: ManagedConnection;
+  /** True once the consumer's `close()` was called. */
+  readonly closing: boolean;
+  emit(event: "subscribed" | "cancelled", lane: number): void;
+}
+
 /** One channel and the handler that runs its deliveries one at a time. */
 class Lane {
-  readonly #consumer: Consumer;
+  /** The consumer, as its lanes see it. */
+  readonly #consumer: LaneContext;
   readonly #index: number;
   #sub: Subscription | undefined;
   #loop: Promise<void> | undefined;
@@ -80,7 +102,7 @@ class Lane {
   #pump: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(consumer: Consumer, index: number) {
+  constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
     this.#index = index;
   }
@@ -262,7 +284,22 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
     this.logger = runtime.logger;
     this.connection = deps.connection;
     this.#deps = deps;
-    this.#lanes = Array.from({ length: runtime.options.concurrency }, (_, i) => new Lane(this, i));
+    const consumer = this;
+    const context: LaneContext = {
+      queue: runtime.queue,
+      options: runtime.options,
+      runtime,
+      logger: runtime.logger,
+      connection: deps.connection,
+      get closing() {
+        return consumer.closing;
+      },
+      emit: (event, lane) => this.emit(event, lane),
+    };
+    this.#lanes = Array.from(
+      { length: runtime.options.concurrency },
+      (_, i) => new Lane(context, i),
+    );
   }
 
   /**
@@ -306,13 +343,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
       const text = error instanceof Error ? error.message : String(error);
       if (/NOT_FOUND/.test(text)) {
         throw new ConsumeError(
-          "WARREN_CONSUME_QUEUE_MISSING",
+          ErrorCode.WARREN_CONSUME_QUEUE_MISSING,
           `consume("${this.queue}"): the queue does not exist on the broker. Declare the topology first (\`warren topology apply <file>\` or applyTopology()).`,
           { cause: error },
         );
       }
       throw new ConsumeError(
-        "WARREN_CONSUME_SUBSCRIBE_FAILED",
+        ErrorCode.WARREN_CONSUME_SUBSCRIBE_FAILED,
         `consume("${this.queue}"): could not subscribe: ${text}`,
         { cause: error },
       );
@@ -369,7 +406,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
  * Consumes `queue` with `handler` until `close()`. Resolves once every lane
  * is subscribed.
  *
- * Outcomes (DESIGN.md §5); a copy is always confirmed by the broker before
+ * Outcomes (docs/architecture.md#handler-outcomes); a copy is always confirmed by the broker before
  * the original is acked:
  *
  * | handler / message | runtime does |
@@ -387,7 +424,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSo
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
- *   work queue of the topology, `WARREN_CONSUME_BAD_OPTION` for bad options,
+ *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
  *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
  */
 export async function startConsumer<T>(
@@ -400,7 +437,7 @@ export async function startConsumer<T>(
   if (policy === undefined) {
     const known = Object.keys(deps.topology.retryPolicies);
     throw new ConsumeError(
-      "WARREN_CONSUME_UNKNOWN_QUEUE",
+      ErrorCode.WARREN_CONSUME_UNKNOWN_QUEUE,
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }

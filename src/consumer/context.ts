@@ -1,6 +1,6 @@
 /**
  * What a handler learns about its message besides the payload, and how the
- * runtime reads warren's own headers (DESIGN.md §4) off a delivery.
+ * runtime reads warren's own headers (docs/architecture.md#message-properties-and-headers) off a delivery.
  *
  * A message published by another client carries no `warren-` headers: it is
  * on attempt 1 and its original exchange and routing key are those of the

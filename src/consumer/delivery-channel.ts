@@ -1,6 +1,6 @@
 /**
  * The consumer side of one AMQP channel: where its deliveries are acked or
- * nacked, and only while it is open (DESIGN.md §5: acks for a dead channel
+ * nacked, and only while it is open (docs/architecture.md#handler-outcomes: acks for a dead channel
  * are dropped; the broker has requeued those deliveries already).
  *
  * Acks made in one tick leave as one `basic.ack` with `multiple` set, sent

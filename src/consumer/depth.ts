@@ -1,10 +1,11 @@
 /**
- * Feeds the `warren_queue_depth` gauge (DESIGN.md §9): at start and then
- * every interval, the ready-message count of a work queue, each of its retry
- * tiers and its dead-letter queue, read with `queue.declare passive` on a
- * channel of the consumer connection. The same answer carries the broker's
- * consumer count of the work queue, which feeds `warren_queue_consumers` and
- * the autoscaling signal `warren_queue_ready_per_consumer`. The channel is its own: a failed check closes the
+ * Feeds the `warren_queue_depth` gauge (docs/architecture.md#metrics-and-health):
+ * at start and then every interval, the ready-message count of a work
+ * queue, each of its retry tiers and its dead-letter queue, read with
+ * `queue.declare passive` on a channel of the consumer connection. The same
+ * answer carries the broker's consumer count of the work queue, which feeds
+ * `warren_queue_consumers` and the autoscaling signal
+ * `warren_queue_ready_per_consumer`. The channel is its own: a failed check closes the
  * channel it runs on, and must never take a lane's deliveries with it.
  */
 import type { Channel } from "amqplib";

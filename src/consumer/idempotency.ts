@@ -13,8 +13,8 @@
  * start with `WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT` or
  * `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`.
  */
-import { NonRetryableError } from "../errors.ts";
-import { IdempotencyError, IdempotencyErrorCode } from "../idempotency/errors.ts";
+import { ErrorCode, NonRetryableError } from "../errors.ts";
+import { IdempotencyError } from "../idempotency/errors.ts";
 import { createIdempotencyGuard, resolveGuardTiming } from "../idempotency/guard.ts";
 import type { IdempotencyGuard, IdempotencyStore } from "../idempotency/types.ts";
 import type { RetryPolicy } from "../topology/model.ts";
@@ -48,7 +48,7 @@ export interface GuardedQueue {
  * when the consumer starts.
  *
  * @throws IdempotencyError `WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT`,
- *   `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`, `WARREN_IDEMPOTENCY_INVALID_OPTIONS`
+ *   `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`, `WARREN_INVALID_OPTIONS`
  */
 export function resolveIdempotencyGuard(
   option: IdempotencyStoreOption | IdempotencyGuardOption,
@@ -91,7 +91,7 @@ export function idempotencyKeyOf<M, C extends { messageId: string | undefined }>
   const value = key === undefined ? context.messageId : key(message, context);
   if (typeof value === "string" && value !== "") return value;
   const cause = new IdempotencyError(
-    IdempotencyErrorCode.keyMissing,
+    ErrorCode.WARREN_IDEMPOTENCY_KEY_MISSING,
     key === undefined
       ? "message has no messageId, so the idempotency guard cannot run it; publish it with a messageId or give idempotency.key"
       : "idempotency.key returned no key for this message; return a non-empty string",

@@ -3,9 +3,10 @@
  * checked. Everything downstream takes {@link ResolvedConsumeOptions} and
  * never re-checks.
  */
-import type { ZodType } from "zod";
+import { type ZodType, z } from "zod";
 import { ConsumeError } from "../errors.ts";
 import type { IdempotencyGuard } from "../idempotency/types.ts";
+import { integer, opaque, resolveOptions } from "../options.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 import type { MessageContext } from "./context.ts";
 import {
@@ -31,7 +32,7 @@ export interface IdempotencyKeyOption<T> {
 }
 
 /**
- * Makes a handler idempotent (DESIGN.md §6): either a `store` (the guard is
+ * Makes a handler idempotent (docs/architecture.md#idempotency-leases): either a `store` (the guard is
  * built with its `leaseMs` and `retentionMs`) or a ready `guard`, plus an
  * optional `key` function.
  */
@@ -104,23 +105,31 @@ export interface ConsumeOptions<T> {
    * @default 15000
    */
   depthIntervalMs?: number;
-  /** Runs each message at most once per key (DESIGN.md §6). */
+  /** Runs each message at most once per key (docs/architecture.md#idempotency-leases). */
   idempotency?: IdempotencyOptions<T>;
 }
 
 /** Defaults of {@link ConsumeOptions}. */
 export const consumeDefaults = Object.freeze({
+  /** Handlers running at once (channels). @default 1 */
   concurrency: 1,
+  /** Unacknowledged deliveries per channel. @default 1 */
   prefetch: 1,
+  /** Handler deadline, in milliseconds; 0 disables it. @default 30000 */
   timeoutMs: 30_000,
+  /** Largest body accepted, in bytes. @default 1048576 (1 MiB) */
   maxBytes: 1_048_576,
+  /** How long `close()` waits for running handlers, in milliseconds. @default 30000 */
   drainTimeoutMs: 30_000,
+  /** Longest pause between re-subscribe attempts, in milliseconds. @default 5000 */
   resubscribeMaxDelayMs: 5_000,
+  /** Pause before handing back a message whose copy failed, in milliseconds. @default 1000 */
   requeueDelayMs: 1_000,
+  /** Queue depth sampling period, in milliseconds; 0 turns it off. @default 15000 */
   depthIntervalMs: 15_000,
-  /** First pause before re-subscribing, doubled up to `resubscribeMaxDelayMs`. */
+  /** First pause before re-subscribing, in milliseconds, doubled up to `resubscribeMaxDelayMs`. @default 100 */
   resubscribeMinDelayMs: 100,
-  /** How long the first subscribe waits for the connection to open. */
+  /** How long the first subscribe waits for the connection to open, in milliseconds. @default 60000 */
   connectTimeoutMs: 60_000,
 });
 
@@ -139,39 +148,51 @@ export interface ResolvedConsumeOptions<T> {
   idempotency: ResolvedIdempotency<T> | undefined;
 }
 
-function positiveInteger(queue: string, name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new ConsumeError(
-      "WARREN_CONSUME_BAD_OPTION",
-      `consume("${queue}"): option ${name} must be an integer >= ${min}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
+/** The checks of {@link ConsumeOptions}; defaults from {@link consumeDefaults}. */
+const consumeSchema = z.object({
+  schema: z
+    .custom<ZodType>((value) => typeof (value as ZodType | undefined)?.safeParse === "function", {
+      error: "a zod schema",
+    })
+    .optional(),
+  concurrency: integer(1).default(consumeDefaults.concurrency),
+  prefetch: integer(1).default(consumeDefaults.prefetch),
+  timeoutMs: integer(0).default(consumeDefaults.timeoutMs),
+  maxBytes: integer(1).default(consumeDefaults.maxBytes),
+  drainTimeoutMs: integer(0).default(consumeDefaults.drainTimeoutMs),
+  resubscribeMaxDelayMs: integer(1).default(consumeDefaults.resubscribeMaxDelayMs),
+  requeueDelayMs: integer(0).default(consumeDefaults.requeueDelayMs),
+  depthIntervalMs: integer(0).default(consumeDefaults.depthIntervalMs),
+  idempotency: opaque<IdempotencyOptions<unknown>>()
+    .refine((value) => value === undefined || (typeof value === "object" && value !== null), {
+      error: "an object with a store or a guard",
+    })
+    .optional(),
+});
 
 /** Checks options once and fills in defaults. */
 export function resolveConsumeOptions<T>(
   policy: RetryPolicy,
   options: ConsumeOptions<T> = {},
 ): ResolvedConsumeOptions<T> {
-  const queue = policy.queue;
   const d = consumeDefaults;
-  const check = (name: keyof typeof d, value: number | undefined, min: number) =>
-    positiveInteger(queue, name, value ?? d[name], min);
-  const maxDelay = check("resubscribeMaxDelayMs", options.resubscribeMaxDelayMs, 1);
-  const timeoutMs = check("timeoutMs", options.timeoutMs, 0);
+  const o = resolveOptions(consumeSchema, options, {
+    context: `consume("${policy.queue}")`,
+    errorClass: ConsumeError,
+  });
   const idempotency = options.idempotency;
+  const timeoutMs = o.timeoutMs;
   return Object.freeze({
     schema: options.schema,
-    concurrency: check("concurrency", options.concurrency, 1),
-    prefetch: check("prefetch", options.prefetch, 1),
+    concurrency: o.concurrency,
+    prefetch: o.prefetch,
     timeoutMs,
-    maxBytes: check("maxBytes", options.maxBytes, 1),
-    drainTimeoutMs: check("drainTimeoutMs", options.drainTimeoutMs, 0),
-    resubscribeMinDelayMs: Math.min(d.resubscribeMinDelayMs, maxDelay),
-    resubscribeMaxDelayMs: maxDelay,
-    requeueDelayMs: check("requeueDelayMs", options.requeueDelayMs, 0),
-    depthIntervalMs: check("depthIntervalMs", options.depthIntervalMs, 0),
+    maxBytes: o.maxBytes,
+    drainTimeoutMs: o.drainTimeoutMs,
+    resubscribeMinDelayMs: Math.min(d.resubscribeMinDelayMs, o.resubscribeMaxDelayMs),
+    resubscribeMaxDelayMs: o.resubscribeMaxDelayMs,
+    requeueDelayMs: o.requeueDelayMs,
+    depthIntervalMs: o.depthIntervalMs,
     connectTimeoutMs: d.connectTimeoutMs,
     idempotency:
       idempotency === undefined

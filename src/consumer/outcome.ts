@@ -1,7 +1,7 @@
 /**
  * What happens to one delivery: decode it, run the handler (through the
  * idempotency guard when there is one), turn the result into a verdict, and
- * settle the delivery by the outcome table of DESIGN.md §5.
+ * settle the delivery by the outcome table of docs/architecture.md#handler-outcomes.
  *
  * The one rule every path keeps: the original is acked only after the copy
  * that replaces it (retry or dead-letter) is confirmed by the broker. When

@@ -1,7 +1,8 @@
 /**
  * The copies the runtime publishes for a failed delivery: a retry copy into
  * the tier queue `Q.retry.<delay>`, or a dead-letter copy into `Q.dlq`
- * (DESIGN.md §3, §4). Both go to the default exchange with the target queue
+ * (docs/architecture.md#names-and-arguments,
+ * #message-properties-and-headers). Both go to the default exchange with the target queue
  * as routing key, so they reach exactly that queue and no other queue bound
  * to the original exchange. Both are mandatory: a missing target queue makes
  * the publish fail, and the runtime then requeues the original instead of
@@ -84,7 +85,7 @@ function describeError(error: unknown): { type: string; message: string; stack: 
   return { type: typeof error, message: String(error), stack: "" };
 }
 
-/** The copy for `Q.dlq`, with every failure header of DESIGN.md §4. */
+/** The copy for `Q.dlq`, with every failure header of docs/architecture.md#message-properties-and-headers. */
 export function deadLetterEnvelope(
   message: ConsumeMessage,
   policy: RetryPolicy,

@@ -1,6 +1,6 @@
 /**
  * One dead letter as an operator sees it: warren's failure headers
- * (DESIGN.md §4), the broker's `x-death` when the broker dead-lettered the
+ * (docs/architecture.md#message-properties-and-headers), the broker's `x-death` when the broker dead-lettered the
  * message itself (delivery limit, TTL, overflow), and a preview of the body.
  *
  * AMQP header values arrive as strings, numbers, buffers (long strings from

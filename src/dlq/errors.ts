@@ -5,23 +5,7 @@
  * `ConnectionError`); everything specific to dead-letter queues is a
  * {@link DeadLetterError}.
  */
-import { WarrenError, type WarrenErrorOptions } from "../errors.ts";
-
-/** Stable codes of {@link DeadLetterError}. */
-export const DeadLetterErrorCode = Object.freeze({
-  /** `Q.dlq` does not exist in the vhost. */
-  notFound: "WARREN_DLQ_NOT_FOUND",
-  /** The work queue `Q` a replay would publish to does not exist. */
-  targetMissing: "WARREN_DLQ_TARGET_MISSING",
-  /** A replay stopped: the broker refused, returned or did not confirm a copy. */
-  replayFailed: "WARREN_DLQ_REPLAY_FAILED",
-  /** A purge was asked for without the explicit confirmation (`yes` / `--yes`). */
-  purgeUnconfirmed: "WARREN_DLQ_PURGE_UNCONFIRMED",
-  /** An option is out of range (`limit`, `previewBytes`, an empty queue name). */
-  invalidOptions: "WARREN_DLQ_INVALID_OPTIONS",
-} as const);
-
-export type DeadLetterErrorCode = (typeof DeadLetterErrorCode)[keyof typeof DeadLetterErrorCode];
+import { type ErrorCode, WarrenError, type WarrenErrorOptions } from "../errors.ts";
 
 /** Counts carried by a {@link DeadLetterError} from a replay that stopped part way. */
 export interface ReplayProgress {
@@ -33,12 +17,11 @@ export interface ReplayProgress {
 
 /** A dead-letter queue operation failed or was refused. */
 export class DeadLetterError extends WarrenError {
-  declare readonly code: DeadLetterErrorCode;
   /** How far a replay got before it stopped; undefined for other operations. */
   readonly progress: ReplayProgress | undefined;
 
   constructor(
-    code: DeadLetterErrorCode,
+    code: ErrorCode,
     message: string,
     options: WarrenErrorOptions & { progress?: ReplayProgress } = {},
   ) {

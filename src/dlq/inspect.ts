@@ -4,11 +4,13 @@
  * message back where it was (the module comment of walk.ts says how, and
  * what that costs on a quorum queue).
  */
+import { integer, resolveOptions } from "../options.ts";
 import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
-import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+import { DeadLetterError } from "./errors.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
+  dlqTargetSchema,
   type QueuePair,
   withSession,
 } from "./target.ts";
@@ -55,32 +57,26 @@ export interface DeadLetterListing extends QueuePair {
   messages: DeadLetter[];
 }
 
-/** Checks that an optional count is a positive integer. */
-export function positiveInteger(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new DeadLetterError(
-      DeadLetterErrorCode.invalidOptions,
-      `${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
+const inspectSchema = dlqTargetSchema.extend({
+  limit: integer(1).default(dlqDefaults.limit),
+  previewBytes: integer(1).default(dlqDefaults.previewBytes),
+});
 
 /**
  * Lists the messages in `Q.dlq` with the headers that say why each is there,
  * leaving all of them in place, in the same order.
  *
  * Throws `DeadLetterError` `WARREN_DLQ_NOT_FOUND` when `Q.dlq` does not
- * exist, `WARREN_DLQ_INVALID_OPTIONS` for a bad `limit`, and
+ * exist, `WARREN_INVALID_OPTIONS` for a bad `limit` or `previewBytes`, and
  * `ConnectionError` when the broker cannot be reached or refuses the login.
  */
 export async function inspectDeadLetters(
   options: InspectDeadLettersOptions,
 ): Promise<DeadLetterListing> {
-  const limit = positiveInteger("limit", options.limit) ?? dlqDefaults.limit;
-  const previewBytes =
-    positiveInteger("previewBytes", options.previewBytes) ?? dlqDefaults.previewBytes;
+  const { limit, previewBytes } = resolveOptions(inspectSchema, options, {
+    context: "inspectDeadLetters()",
+    errorClass: DeadLetterError,
+  });
   return withSession(options, "warren dlq list", async (session) => {
     const { pair, connection } = session;
     const total = await deadLetterCount(session);

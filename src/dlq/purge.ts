@@ -3,10 +3,14 @@
  * operation that destroys messages, so it refuses unless the caller says
  * `yes` explicitly (the CLI's `--yes`).
  */
-import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+import { z } from "zod";
+import { ErrorCode } from "../errors.ts";
+import { resolveOptions } from "../options.ts";
+import { DeadLetterError } from "./errors.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
+  dlqTargetSchema,
   type QueuePair,
   withSession,
 } from "./target.ts";
@@ -31,9 +35,17 @@ export interface PurgeResult extends QueuePair {
  * does not exist, and `ConnectionError` when the broker cannot be reached.
  */
 export async function purgeDeadLetters(options: PurgeDeadLettersOptions): Promise<PurgeResult> {
+  resolveOptions(
+    dlqTargetSchema.extend({ yes: z.boolean({ error: "true or false" }).optional() }),
+    options,
+    {
+      context: "purgeDeadLetters()",
+      errorClass: DeadLetterError,
+    },
+  );
   if (options.yes !== true) {
     throw new DeadLetterError(
-      DeadLetterErrorCode.purgeUnconfirmed,
+      ErrorCode.WARREN_DLQ_PURGE_UNCONFIRMED,
       `purging the dead letters of "${options.queue}" deletes them for good: confirm with --yes (yes: true in code), or replay them instead with \`warren dlq replay ${options.queue}\``,
     );
   }

@@ -1,7 +1,7 @@
 /**
  * `replayDeadLetters`: move dead letters from `Q.dlq` back to `Q`.
  *
- * The no-loss rule is the consumer runtime's (DESIGN.md §5): a dead letter is
+ * The no-loss rule is the consumer runtime's (docs/architecture.md#handler-outcomes): a dead letter is
  * acked only after the broker confirmed its copy in `Q`. One message at a
  * time, on one confirm channel: `basic.get` (manual ack) → publish the copy
  * to the default exchange with routing key `Q`, mandatory → wait for the
@@ -29,13 +29,16 @@
  * reason, error type and message, attempts and times of the last failure).
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
+import { ErrorCode } from "../errors.ts";
 import { copyProperties, HEADER } from "../headers.ts";
+import { integer, resolveOptions } from "../options.ts";
 import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
-import { DeadLetterError, DeadLetterErrorCode, type ReplayProgress } from "./errors.ts";
-import { dlqDefaults, positiveInteger } from "./inspect.ts";
+import { DeadLetterError, type ReplayProgress } from "./errors.ts";
+import { dlqDefaults } from "./inspect.ts";
 import {
   type DeadLetterTargetOptions,
   deadLetterCount,
+  dlqTargetSchema,
   type QueuePair,
   readyCount,
   withSession,
@@ -218,12 +221,17 @@ function stopped(
       ? "reading the next dead letter"
       : `replaying message ${letter.messageId === undefined ? `at position ${letter.position}` : `"${letter.messageId}"`}`;
   return new DeadLetterError(
-    DeadLetterErrorCode.replayFailed,
+    ErrorCode.WARREN_DLQ_REPLAY_FAILED,
     `replay of "${pair.deadLetterQueue}" to "${pair.queue}" in vhost "${pair.vhost}" stopped while ${which}: ${why}. ` +
       `${progress.replayed} message${progress.replayed === 1 ? " was" : "s were"} replayed; the failed one and all others are still in "${pair.deadLetterQueue}". Fix the cause and run the replay again.`,
     { cause, progress },
   );
 }
+
+const replaySchema = dlqTargetSchema.extend({
+  limit: integer(1).optional(),
+  confirmTimeoutMs: integer(1).default(dlqDefaults.confirmTimeoutMs),
+});
 
 /**
  * Moves dead letters from `Q.dlq` back to `Q` with their attempt count reset,
@@ -232,13 +240,16 @@ function stopped(
  *
  * Throws `DeadLetterError` `WARREN_DLQ_NOT_FOUND` (no `Q.dlq`),
  * `WARREN_DLQ_TARGET_MISSING` (no `Q`), `WARREN_DLQ_REPLAY_FAILED` (stopped
- * part way; `error.progress` has the counts), `WARREN_DLQ_INVALID_OPTIONS`,
+ * part way; `error.progress` has the counts), `WARREN_INVALID_OPTIONS`,
  * and `ConnectionError` when the broker cannot be reached.
  */
 export async function replayDeadLetters(options: ReplayDeadLettersOptions): Promise<ReplayResult> {
-  const limit = positiveInteger("limit", options.limit) ?? Number.POSITIVE_INFINITY;
-  const timeoutMs =
-    positiveInteger("confirmTimeoutMs", options.confirmTimeoutMs) ?? dlqDefaults.confirmTimeoutMs;
+  const resolved = resolveOptions(replaySchema, options, {
+    context: "replayDeadLetters()",
+    errorClass: DeadLetterError,
+  });
+  const limit = resolved.limit ?? Number.POSITIVE_INFINITY;
+  const timeoutMs = resolved.confirmTimeoutMs;
   const dryRun = options.dryRun ?? false;
   const matches = matcher(options.filter);
   return withSession(options, "warren dlq replay", async (session) => {
@@ -246,7 +257,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
     const total = await deadLetterCount(session);
     if ((await readyCount(connection, pair.queue)) === undefined) {
       throw new DeadLetterError(
-        DeadLetterErrorCode.targetMissing,
+        ErrorCode.WARREN_DLQ_TARGET_MISSING,
         `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" does not exist in vhost "${pair.vhost}". Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
       );
     }

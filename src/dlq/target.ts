@@ -9,12 +9,21 @@
  * makes the broker close the channel it was sent on (404 NOT_FOUND).
  */
 import type { ChannelModel } from "amqplib";
+import { z } from "zod";
+import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
+import { nonEmptyString } from "../options.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
-import { DeadLetterError, DeadLetterErrorCode } from "./errors.ts";
+import { DeadLetterError } from "./errors.ts";
+
+/** The checks of {@link DeadLetterTargetOptions}. */
+export const dlqTargetSchema = brokerEndpointSchema.extend({
+  queue: z.string({ error: "a queue name" }),
+  vhost: nonEmptyString().optional(),
+});
 
 /** Options shared by every dead-letter operation. */
 export interface DeadLetterTargetOptions extends BrokerEndpointOptions {
@@ -43,7 +52,7 @@ export function queuePair(queue: string, vhost: string): QueuePair {
   const work = queue.endsWith(DLQ_SUFFIX) ? queue.slice(0, -DLQ_SUFFIX.length) : queue;
   if (work === "") {
     throw new DeadLetterError(
-      DeadLetterErrorCode.invalidOptions,
+      ErrorCode.WARREN_INVALID_OPTIONS,
       `queue name "${queue}" is empty: pass the work queue, e.g. orders.fulfil (or orders.fulfil.dlq)`,
     );
   }
@@ -121,7 +130,7 @@ export async function readyCount(
     if (replyCode(error) === 404) return undefined;
     if (replyCode(error) === 403) {
       throw new ConnectionError(
-        "WARREN_BROKER_AUTH",
+        ErrorCode.WARREN_BROKER_AUTH,
         `the broker refused access to queue "${queue}" (${(error as Error).message}): grant the user read and write permissions on the vhost`,
         { cause: error },
       );
@@ -136,7 +145,7 @@ export async function deadLetterCount(session: DeadLetterSession): Promise<numbe
   const count = await readyCount(session.connection, deadLetterQueue);
   if (count === undefined) {
     throw new DeadLetterError(
-      DeadLetterErrorCode.notFound,
+      ErrorCode.WARREN_DLQ_NOT_FOUND,
       `queue "${deadLetterQueue}" does not exist in vhost "${vhost}": check the queue name ("${queue}") and --vhost, or declare the topology with \`warren topology apply <file>\` (every queue Q gets Q.dlq)`,
     );
   }

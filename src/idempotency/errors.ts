@@ -9,21 +9,3 @@ import { WarrenError } from "../errors.ts";
 
 /** An idempotency guard or store is misconfigured, or lost its lease. */
 export class IdempotencyError extends WarrenError {}
-
-/** Stable codes of {@link IdempotencyError}. */
-export const IdempotencyErrorCode = Object.freeze({
-  /** `retentionMs` is shorter than the queue's retry path. */
-  retentionTooShort: "WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT",
-  /** `leaseMs` is shorter than the handler timeout. */
-  leaseTooShort: "WARREN_IDEMPOTENCY_LEASE_TOO_SHORT",
-  /** A numeric option or a table name is out of range or malformed. */
-  invalidOptions: "WARREN_IDEMPOTENCY_INVALID_OPTIONS",
-  /** The lease expired and was taken over before the work finished. */
-  leaseLost: "WARREN_IDEMPOTENCY_LEASE_LOST",
-  /** The message has no key (no `messageId`, or `key()` returned nothing). */
-  keyMissing: "WARREN_IDEMPOTENCY_KEY_MISSING",
-  /** The in-memory store holds `maxKeys` live leases and cannot take more. */
-  storeFull: "WARREN_IDEMPOTENCY_STORE_FULL",
-  /** The PostgreSQL table does not exist: the migration was not run. */
-  tableMissing: "WARREN_IDEMPOTENCY_TABLE_MISSING",
-} as const);

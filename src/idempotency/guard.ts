@@ -1,11 +1,14 @@
 /**
  * The idempotency guard: begin → work → complete, or release on failure
- * (DESIGN.md §6). Options are validated once, here, against the queue's
+ * (docs/architecture.md#idempotency-leases). Options are validated once, here, against the queue's
  * retry policy: a done mark must outlive every retry copy of its message, or
  * a late copy would find the key forgotten and run the handler again.
  */
+import { z } from "zod";
+import { ErrorCode } from "../errors.ts";
+import { integer, resolveOptions } from "../options.ts";
 import type { RetryPolicy } from "../topology/model.ts";
-import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+import { IdempotencyError } from "./errors.ts";
 import type { GuardOutcome, IdempotencyStore, TimedIdempotencyGuard } from "./types.ts";
 
 /** Defaults of {@link IdempotencyGuardOptions}. */
@@ -22,6 +25,12 @@ export const IDEMPOTENCY_DEFAULTS = Object.freeze({
    * @default 86_400_000 (24 h)
    */
   retentionMs: 86_400_000,
+});
+
+/** The checks of the guard's timing; defaults from {@link IDEMPOTENCY_DEFAULTS}. */
+const guardTimingSchema = z.object({
+  leaseMs: integer(1).default(IDEMPOTENCY_DEFAULTS.leaseMs),
+  retentionMs: integer(1).default(IDEMPOTENCY_DEFAULTS.retentionMs),
 });
 
 /** Options of {@link createIdempotencyGuard}. */
@@ -73,32 +82,24 @@ export function resolveGuardTiming(
   options: { leaseMs?: number | undefined; retentionMs?: number | undefined },
   limits: IdempotencyLimits = {},
 ): ResolvedGuardTiming {
-  const leaseMs = options.leaseMs ?? IDEMPOTENCY_DEFAULTS.leaseMs;
-  const retentionMs = options.retentionMs ?? IDEMPOTENCY_DEFAULTS.retentionMs;
-  for (const [name, value] of [
-    ["leaseMs", leaseMs],
-    ["retentionMs", retentionMs],
-  ] as const) {
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new IdempotencyError(
-        IdempotencyErrorCode.invalidOptions,
-        `idempotency.${name} must be a positive integer of milliseconds, got ${String(value)}`,
-      );
-    }
-  }
+  const { leaseMs, retentionMs } = resolveOptions(guardTimingSchema, options, {
+    context: "idempotency guard",
+    prefix: "idempotency",
+    errorClass: IdempotencyError,
+  });
   const { policy, timeoutMs } = limits;
   if (policy !== undefined) {
     const pathMs = retryPathMs(policy);
     if (retentionMs < pathMs) {
       throw new IdempotencyError(
-        IdempotencyErrorCode.retentionTooShort,
+        ErrorCode.WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT,
         `idempotency.retentionMs (${retentionMs} ms) is shorter than the retry path of queue "${policy.queue}" (${pathMs} ms: the sum of its retry delays over ${policy.maxAttempts} attempts); a retry copy could arrive after its key is forgotten and run the handler twice. Set retentionMs to at least ${pathMs}, or leave it unset for the default of ${IDEMPOTENCY_DEFAULTS.retentionMs} ms`,
       );
     }
   }
   if (timeoutMs !== undefined && leaseMs < timeoutMs) {
     throw new IdempotencyError(
-      IdempotencyErrorCode.leaseTooShort,
+      ErrorCode.WARREN_IDEMPOTENCY_LEASE_TOO_SHORT,
       `idempotency.leaseMs (${leaseMs} ms) is shorter than the handler timeout (${timeoutMs} ms)${policy === undefined ? "" : ` of queue "${policy.queue}"`}; the lease could expire while the handler still runs and a second consumer would run it too. Set leaseMs to at least ${timeoutMs}`,
     );
   }
@@ -108,7 +109,7 @@ export function resolveGuardTiming(
 /** Rejection of a guarded run whose lease was taken over mid-work. */
 export function leaseLostError(key: string): IdempotencyError {
   return new IdempotencyError(
-    IdempotencyErrorCode.leaseLost,
+    ErrorCode.WARREN_IDEMPOTENCY_LEASE_LOST,
     `idempotency key "${key}": the lease expired and was taken over before the handler finished, so it was not marked done; raise leaseMs above the handler's longest run`,
   );
 }
@@ -123,7 +124,7 @@ export function notRun(begun: { status: "done" | "in-progress" }): GuardOutcome 
  * validates the retention window; `limits.timeoutMs` validates the lease.
  *
  * @throws IdempotencyError `WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT`,
- *   `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`, `WARREN_IDEMPOTENCY_INVALID_OPTIONS`
+ *   `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`, `WARREN_INVALID_OPTIONS`
  */
 export function createIdempotencyGuard(
   options: IdempotencyGuardOptions,

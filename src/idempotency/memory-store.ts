@@ -10,7 +10,10 @@
  * slot leased, `begin` throws `WARREN_IDEMPOTENCY_STORE_FULL`.
  */
 import { randomUUID } from "node:crypto";
-import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+import { z } from "zod";
+import { ErrorCode } from "../errors.ts";
+import { fn, integer, resolveOptions } from "../options.ts";
+import { IdempotencyError } from "./errors.ts";
 import type { BeginResult, IdempotencyStore } from "./types.ts";
 
 /** Defaults of {@link MemoryIdempotencyStoreOptions}. */
@@ -20,6 +23,11 @@ export const MEMORY_STORE_DEFAULTS = Object.freeze({
    * @default 100_000
    */
   maxKeys: 100_000,
+});
+
+const memoryStoreSchema = z.object({
+  maxKeys: integer(1).default(MEMORY_STORE_DEFAULTS.maxKeys),
+  now: fn<() => number>().default(() => Date.now),
 });
 
 /** Options of {@link createMemoryIdempotencyStore}. */
@@ -48,20 +56,16 @@ interface KeyRecord {
 /**
  * Creates an in-memory store.
  *
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` when
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS` when
  *   `maxKeys` is not a positive integer.
  */
 export function createMemoryIdempotencyStore(
   options: MemoryIdempotencyStoreOptions = {},
 ): MemoryIdempotencyStore {
-  const maxKeys = options.maxKeys ?? MEMORY_STORE_DEFAULTS.maxKeys;
-  if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
-    throw new IdempotencyError(
-      IdempotencyErrorCode.invalidOptions,
-      `memory idempotency store: maxKeys must be a positive integer, got ${String(maxKeys)}`,
-    );
-  }
-  const now = options.now ?? Date.now;
+  const { maxKeys, now } = resolveOptions(memoryStoreSchema, options, {
+    context: "memory idempotency store",
+    errorClass: IdempotencyError,
+  });
   const records = new Map<string, KeyRecord>();
   // A lower bound on every record's expiry: no sweep can free anything
   // before it, so a full store does not rescan the map on every new key.
@@ -100,7 +104,7 @@ export function createMemoryIdempotencyStore(
       }
     }
     throw new IdempotencyError(
-      IdempotencyErrorCode.storeFull,
+      ErrorCode.WARREN_IDEMPOTENCY_STORE_FULL,
       `memory idempotency store: all ${maxKeys} keys hold live leases; raise maxKeys above the number of messages handled at once`,
     );
   }

@@ -43,7 +43,7 @@ CREATE INDEX IF NOT EXISTS ${table.indexName} ON ${table.quoted} (expires_at);`;
  * every deploy and from several processes at once.
  *
  * @example await migrateIdempotencyStore(pool, { table: "warren_idempotency" });
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` for a bad table name.
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS` for a bad table name.
  */
 export async function migrateIdempotencyStore(
   db: SqlRunner,

@@ -6,7 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Pool, PoolClient } from "pg";
-import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+import { z } from "zod";
+import { integer, nonEmptyString, opaque, resolveOptions } from "../options.ts";
+import { IdempotencyError } from "./errors.ts";
 import {
   explainTableError,
   type IdempotencyTable,
@@ -27,6 +29,14 @@ export const POSTGRES_STORE_DEFAULTS = Object.freeze({
    * @default 1_000
    */
   purgeBatchSize: 1_000,
+});
+
+const postgresStoreSchema = z.object({
+  pool: opaque<Pool>().refine((pool) => typeof pool?.query === "function", {
+    error: "a pg Pool",
+  }),
+  table: nonEmptyString().default(POSTGRES_STORE_DEFAULTS.table),
+  purgeBatchSize: integer(1).default(POSTGRES_STORE_DEFAULTS.purgeBatchSize),
 });
 
 /** Options of {@link createPostgresIdempotencyStore}. */
@@ -56,21 +66,19 @@ export interface PostgresIdempotencyStore extends IdempotencyStore {
  * Creates a PostgreSQL store. Creating it runs no SQL; the first call on a
  * missing table rejects with `WARREN_IDEMPOTENCY_TABLE_MISSING`.
  *
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS` for a bad
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS` for a bad
  *   table name or batch size.
  */
 export function createPostgresIdempotencyStore(
   options: PostgresIdempotencyStoreOptions,
 ): PostgresIdempotencyStore {
-  const { pool } = options;
-  const table = resolveIdempotencyTable(options.table ?? POSTGRES_STORE_DEFAULTS.table);
-  const batchSize = options.purgeBatchSize ?? POSTGRES_STORE_DEFAULTS.purgeBatchSize;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new IdempotencyError(
-      IdempotencyErrorCode.invalidOptions,
-      `postgres idempotency store: purgeBatchSize must be a positive integer, got ${String(batchSize)}`,
-    );
-  }
+  const resolved = resolveOptions(postgresStoreSchema, options, {
+    context: "postgres idempotency store",
+    errorClass: IdempotencyError,
+  });
+  const { pool } = resolved;
+  const table = resolveIdempotencyTable(resolved.table);
+  const batchSize = resolved.purgeBatchSize;
   const sql = idempotencyStatements(table);
 
   async function query(

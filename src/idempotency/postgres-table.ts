@@ -8,7 +8,10 @@
  * Table names are validated and quoted here, once; every statement is built
  * from the resolved {@link IdempotencyTable}.
  */
-import { IdempotencyError, IdempotencyErrorCode } from "./errors.ts";
+
+import { ErrorCode } from "../errors.ts";
+import { invalidOption } from "../options.ts";
+import { IdempotencyError } from "./errors.ts";
 
 /** Default table name of the PostgreSQL stores. */
 export const DEFAULT_IDEMPOTENCY_TABLE = "warren_idempotency";
@@ -28,14 +31,16 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /**
  * Validates `name` (`table` or `schema.table`, letters, digits and `_`).
  *
- * @throws IdempotencyError `WARREN_IDEMPOTENCY_INVALID_OPTIONS`
+ * @throws IdempotencyError `WARREN_INVALID_OPTIONS`
  */
 export function resolveIdempotencyTable(name = DEFAULT_IDEMPOTENCY_TABLE): IdempotencyTable {
   const parts = name.split(".");
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
-    throw new IdempotencyError(
-      IdempotencyErrorCode.invalidOptions,
-      `idempotency table "${name}" is not a plain identifier; use letters, digits and "_", optionally qualified by a schema ("schema.table")`,
+    throw invalidOption(
+      { context: "idempotency table", errorClass: IdempotencyError },
+      "table",
+      name,
+      'a plain identifier: letters, digits and "_", optionally qualified by a schema ("schema.table")',
     );
   }
   const table = parts[parts.length - 1] ?? name;
@@ -96,7 +101,7 @@ const UNDEFINED_TABLE = "42P01";
 export function explainTableError(error: unknown, table: IdempotencyTable): unknown {
   if ((error as { code?: unknown } | null)?.code !== UNDEFINED_TABLE) return error;
   return new IdempotencyError(
-    IdempotencyErrorCode.tableMissing,
+    ErrorCode.WARREN_IDEMPOTENCY_TABLE_MISSING,
     `idempotency table ${table.quoted} does not exist; create it once with \`await migrateIdempotencyStore(pool, { table: "${table.name}" })\` (or run the SQL from idempotencyMigrationSql()) before consuming`,
     { cause: error },
   );

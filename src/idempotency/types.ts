@@ -1,6 +1,6 @@
 /**
  * The contract between the consumer runtime and an idempotency guard
- * (DESIGN.md §6). The runtime asks the guard to run a handler at most once
+ * (docs/architecture.md#idempotency-leases). The runtime asks the guard to run a handler at most once
  * per key; the guard answers with what happened, and the runtime maps that to
  * ack / retry tier exactly as the outcome table says.
  *
@@ -18,7 +18,7 @@ export type BeginResult =
   /** Another holder has an unexpired lease on the key. */
   | { status: "in-progress" };
 
-/** A store of idempotency keys with leases (DESIGN.md §6). */
+/** A store of idempotency keys with leases (docs/architecture.md#idempotency-leases). */
 export interface IdempotencyStore {
   /**
    * Takes the key's lease for `leaseMs`, unless the key is done or leased by

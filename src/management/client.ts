@@ -12,7 +12,7 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import type { ResolvedEndpoint, TlsMaterial } from "./endpoint.ts";
 
 /** AMQP table as the management API reports it (JSON-typed values). */
@@ -268,13 +268,13 @@ export class ManagementClient {
     const where = `${this.url}${path}`;
     if (response.status === 401) {
       throw new ConnectionError(
-        "WARREN_MANAGEMENT_AUTH",
+        ErrorCode.WARREN_MANAGEMENT_AUTH,
         `management API at ${this.url} refused the credentials of user "${this.#username}" (401): check the user and password in --management-url or --url`,
       );
     }
     if (response.status === 403) {
       throw new ConnectionError(
-        "WARREN_MANAGEMENT_AUTH",
+        ErrorCode.WARREN_MANAGEMENT_AUTH,
         `management API refused ${method} ${where} for user "${this.#username}" (403): the user needs the "management" tag (or "administrator" to create vhosts) and permissions on the vhost`,
       );
     }
@@ -287,7 +287,7 @@ export class ManagementClient {
       // Not JSON: keep the raw (truncated) body.
     }
     throw new ConnectionError(
-      "WARREN_MANAGEMENT_REQUEST_FAILED",
+      ErrorCode.WARREN_MANAGEMENT_REQUEST_FAILED,
       `management API ${method} ${where} failed with ${response.status}: ${reason}`,
     );
   }
@@ -343,7 +343,7 @@ export class ManagementClient {
   #unreachable(error: Error & { code?: string }): ConnectionError {
     const why = error.code === undefined ? error.message : `${error.code}: ${error.message}`;
     return new ConnectionError(
-      "WARREN_MANAGEMENT_UNREACHABLE",
+      ErrorCode.WARREN_MANAGEMENT_UNREACHABLE,
       `management API at ${this.url} is unreachable (${why}); is the rabbitmq_management plugin enabled? Pass --management-url if it listens elsewhere`,
       { cause: error },
     );

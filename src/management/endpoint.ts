@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { maskUrl } from "../connection/url.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 
 /** TLS material for amqps and https, given as file paths. */
 export interface TlsFiles {
@@ -78,13 +78,13 @@ function parseUrl(url: string, what: string, protocols: readonly string[]): URL 
     parsed = new URL(url);
   } catch {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       `${what} ${maskUrl(url)} is not a valid URL; expected ${protocols.map((p) => `${p}//host`).join(" or ")}`,
     );
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConnectionError(
-      "WARREN_URL_INVALID",
+      ErrorCode.WARREN_URL_INVALID,
       `${what} ${maskUrl(url)} has protocol "${parsed.protocol}"; expected ${protocols.join(" or ")}`,
     );
   }
@@ -99,7 +99,7 @@ async function readTls(files: TlsFiles | undefined): Promise<TlsMaterial> {
       return await readFile(path);
     } catch (error) {
       throw new ConnectionError(
-        "WARREN_TLS_FILE_UNREADABLE",
+        ErrorCode.WARREN_TLS_FILE_UNREADABLE,
         `cannot read the TLS ${what} file ${path}: ${(error as Error).message}`,
         { cause: error },
       );

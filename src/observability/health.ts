@@ -1,5 +1,5 @@
 /**
- * A small HTTP endpoint for orchestrators and Prometheus (DESIGN.md §9):
+ * A small HTTP endpoint for orchestrators and Prometheus (docs/architecture.md#metrics-and-health):
  *
  * - `GET /healthz`: 200 while the process runs (liveness);
  * - `GET /readyz`: 200 when `ready()` says so (connected and consuming),
@@ -9,6 +9,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { z } from "zod";
+import { fn, integer, nonEmptyString, opaque, resolveOptions } from "../options.ts";
 
 /** Answer of a readiness check. */
 export interface Readiness {
@@ -61,10 +63,26 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export const healthServerDefaults = Object.freeze({ port: 9464, host: "127.0.0.1" });
+/** Defaults of {@link HealthServerOptions}. */
+export const healthServerDefaults = Object.freeze({
+  /** TCP port; 0 picks a free one. @default 9464 */
+  port: 9464,
+  /** Interface to bind. @default "127.0.0.1" */
+  host: "127.0.0.1",
+});
+
+const healthSchema = z.object({
+  registry: opaque<Registry>().refine((registry) => typeof registry?.metrics === "function", {
+    error: "a prom-client Registry",
+  }),
+  readiness: fn<() => Readiness>(),
+  port: integer(0, 65_535).default(healthServerDefaults.port),
+  host: nonEmptyString().default(healthServerDefaults.host),
+});
 
 /** Starts the health and metrics endpoint. */
-export async function serveHealth(options: HealthServerOptions): Promise<HealthServer> {
+export async function serveHealth(input: HealthServerOptions): Promise<HealthServer> {
+  const options = resolveOptions(healthSchema, input, { context: "serveHealth()" });
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     const reply = (status: number, type: string, body: string) => {
@@ -89,10 +107,10 @@ export async function serveHealth(options: HealthServerOptions): Promise<HealthS
     }
     reply(404, "text/plain", "not found: try /healthz, /readyz or /metrics\n");
   });
-  const host = options.host ?? healthServerDefaults.host;
+  const host = options.host;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? healthServerDefaults.port, host, () => {
+    server.listen(options.port, host, () => {
       server.off("error", reject);
       resolve();
     });

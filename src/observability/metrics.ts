@@ -1,5 +1,5 @@
 /**
- * warren's Prometheus metrics (DESIGN.md §9). They are registered on the
+ * warren's Prometheus metrics (docs/architecture.md#metrics-and-health). They are registered on the
  * caller's `Registry`, never on prom-client's global one, so two clients in
  * one process (or a test) never collide. Without a registry, metrics are
  * still counted on a private one, so code paths never branch on "metrics on".

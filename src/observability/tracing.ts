@@ -22,7 +22,7 @@
  * `messaging.rabbitmq.destination.routing_key`.
  */
 import type { ConsumeMessage } from "amqplib";
-import { ConnectionError } from "../errors.ts";
+import { importOpenTelemetry } from "../optional-dependency.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 
 type OtelApi = typeof import("@opentelemetry/api");
@@ -73,19 +73,10 @@ function headerText(value: unknown): string | undefined {
 
 /**
  * Imports `@opentelemetry/api` and returns the hooks. Throws
- * `WARREN_TRACING_UNAVAILABLE` when the package is not installed.
+ * `WARREN_DEPENDENCY_MISSING` when the package is not installed.
  */
 export async function loadTracing(options: TracingOptions = {}): Promise<Tracing> {
-  let api: OtelApi;
-  try {
-    api = await import("@opentelemetry/api");
-  } catch (error) {
-    throw new ConnectionError(
-      "WARREN_TRACING_UNAVAILABLE",
-      "connect({ tracing }): @opentelemetry/api is not installed. Install it (`npm install @opentelemetry/api`) and register an SDK, or leave `tracing` off.",
-      { cause: error },
-    );
-  }
+  const api = await importOpenTelemetry("connect({ tracing })");
   return createTracing(api, options);
 }
 

@@ -1,7 +1,7 @@
 /**
  * Coalesces the socket writes made in one tick into one `writev`.
  *
- * Every warren connection sets TCP_NODELAY for low latency (DESIGN.md §5).
+ * Every warren connection sets TCP_NODELAY for low latency (docs/architecture.md#connections).
  * amqplib writes each frame to the socket separately, so with Nagle's
  * algorithm off every pipelined publish becomes its own TCP segment and
  * syscall; measured here that costs about 10 % of pipelined throughput.

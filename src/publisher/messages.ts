@@ -14,7 +14,7 @@
  * ```
  */
 import type { z } from "zod";
-import { PublishError } from "../errors.ts";
+import { ErrorCode, PublishError } from "../errors.ts";
 
 /** Routing key → schema of its payload. */
 export type MessageSchemas = Record<string, z.ZodType>;
@@ -72,7 +72,7 @@ export function validatePayload(
     : undefined;
   if (schema === undefined) {
     throw new PublishError(
-      "WARREN_PUBLISH_INVALID_PAYLOAD",
+      ErrorCode.WARREN_PUBLISH_INVALID_PAYLOAD,
       `publish: routing key "${routingKey}" is not in the message registry (known: ${registry.routingKeys.join(", ") || "none"}). Add it to defineMessages() or fix the routing key.`,
     );
   }
@@ -86,7 +86,7 @@ export function validatePayload(
       )
       .join("; ");
     throw new PublishError(
-      "WARREN_PUBLISH_INVALID_PAYLOAD",
+      ErrorCode.WARREN_PUBLISH_INVALID_PAYLOAD,
       `publish: payload of "${routingKey}" fails its schema: ${issues}. Fix the payload or its schema in defineMessages().`,
       { cause: result.error },
     );

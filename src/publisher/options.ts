@@ -2,6 +2,8 @@
  * Settings of the publisher, resolved once when it is created (each with its
  * unit and default), and their frozen defaults.
  */
+import { z } from "zod";
+import { integer } from "../options.ts";
 
 /** Settings of the publisher; see {@link publisherDefaults}. */
 export interface PublisherOptions {
@@ -50,10 +52,28 @@ export interface PublisherOptions {
 
 /** Defaults of {@link PublisherOptions}. */
 export const publisherDefaults: Readonly<PublisherOptions> = Object.freeze({
+  /** Exchange `publish` sends to. @default "" (the default exchange) */
   exchange: "",
+  /** Time allowed for one publish until its confirm, in milliseconds. @default 10000 */
   timeoutMs: 10_000,
+  /** Most messages written and not yet confirmed. @default 1000 */
   maxInFlight: 1000,
+  /** Most publishes waiting for room or a connection. @default 100000 */
   maxQueued: 100_000,
+  /** Largest JSON body, in bytes. @default 1048576 (1 MiB) */
   maxBytes: 1_048_576,
+  /** Longest wait while the broker blocks publishing, in milliseconds; 0 fails at once. @default 0 */
   blockedTimeoutMs: 0,
+});
+
+/**
+ * The checks of the `publisher` options of `connect` (everything but
+ * `exchange`, which is `connect`'s `publishExchange`), with their defaults.
+ */
+export const publisherSchema = z.object({
+  timeoutMs: integer(1).default(publisherDefaults.timeoutMs),
+  maxInFlight: integer(1).default(publisherDefaults.maxInFlight),
+  maxQueued: integer(0).default(publisherDefaults.maxQueued),
+  maxBytes: integer(1).default(publisherDefaults.maxBytes),
+  blockedTimeoutMs: integer(0).default(publisherDefaults.blockedTimeoutMs),
 });

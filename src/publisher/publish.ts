@@ -1,6 +1,6 @@
 /**
  * Turns `publish(routingKey, payload, options)` into an {@link Envelope}
- * (DESIGN.md §4): a JSON body and the properties every warren message
+ * (docs/architecture.md#message-properties-and-headers): a JSON body and the properties every warren message
  * carries. Warren's own headers have no `x-` prefix, since the broker owns
  * that namespace:
  *

@@ -1,5 +1,5 @@
 /**
- * The confirmed publisher (DESIGN.md §7): one confirm channel on the
+ * The confirmed publisher (docs/architecture.md#the-publishers-promise): one confirm channel on the
  * publisher's own connection, rebuilt whenever the connection reopens.
  *
  * Every publish becomes a pending entry that settles exactly once:

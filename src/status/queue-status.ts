@@ -115,7 +115,7 @@ interface Layout {
   deadLetter: string;
 }
 
-/** Work queues of a vhost by naming convention (DESIGN.md §3). */
+/** Work queues of a vhost by naming convention (docs/architecture.md#names-and-arguments). */
 export function layoutFromNames(names: readonly string[]): Layout[] {
   const all = new Set(names);
   const isDerived = (name: string) =>

@@ -4,7 +4,8 @@
  * and only when an engine answered; its reaper removes the container even if
  * this process dies.
  */
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
+import { importTestcontainers } from "../optional-dependency.ts";
 import { managementRequest } from "./management.ts";
 import { waitUntil } from "./process.ts";
 
@@ -22,17 +23,8 @@ export async function startContainerBroker(options: {
   image: string;
   startTimeoutMs: number;
 }): Promise<ContainerBroker> {
-  let testcontainers: typeof import("testcontainers");
-  try {
-    testcontainers = await import("testcontainers");
-  } catch (error) {
-    throw new ConnectionError(
-      "WARREN_BROKER_NOT_FOUND",
-      "A Docker engine answers but the testcontainers package is not installed: " +
-        "run `npm install --save-dev testcontainers`, or set RABBITMQ_URL.",
-      { cause: error },
-    );
-  }
+  // A Docker engine answers; starting a broker in it needs testcontainers.
+  const testcontainers = await importTestcontainers("Starting a RabbitMQ container");
   const { GenericContainer, Wait } = testcontainers;
   const container = await new GenericContainer(options.image)
     .withExposedPorts(5672, 15672, 15692)
@@ -70,7 +62,7 @@ export async function startContainerBroker(options: {
   } catch (error) {
     await stop();
     throw new ConnectionError(
-      "WARREN_BROKER_START_FAILED",
+      ErrorCode.WARREN_BROKER_START_FAILED,
       `The RabbitMQ container ${options.image} started but its management API at ` +
         `${host}:${container.getMappedPort(15672)} did not answer: ${(error as Error).message}.`,
       { cause: error },

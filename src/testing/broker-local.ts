@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { canConnect } from "./docker.ts";
 import { managementRequest } from "./management.ts";
 import { freePorts } from "./ports.ts";
@@ -165,7 +165,7 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
       .join("\n--- node log ---\n");
     await stop();
     throw new ConnectionError(
-      "WARREN_BROKER_START_FAILED",
+      ErrorCode.WARREN_BROKER_START_FAILED,
       `The throwaway RabbitMQ node ${nodeName} (${options.serverPath}, AMQP port ${amqpPort}, ` +
         `management port ${managementPort}) did not start: ${(error as Error).message}. ` +
         "Set RABBITMQ_URL to use a running broker instead. Last lines of its log:\n" +

@@ -1,6 +1,6 @@
 /**
  * Finds a RabbitMQ broker for tests, demos and local tries, in the order of
- * DESIGN.md §11:
+ * docs/testing.md and docs/architecture.md#tests-and-the-broker:
  *
  * 1. `RABBITMQ_URL` (and `RABBITMQ_MANAGEMENT_URL`, else derived from it):
  *    a broker someone already runs. `stop()` does nothing.
@@ -9,7 +9,7 @@
  * 4. Otherwise a {@link ConnectionError} `WARREN_BROKER_NOT_FOUND` that says
  *    what was tried and how to get a broker.
  */
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
 import { startContainerBroker } from "./broker-container.ts";
 import { findRabbitmqServer, startLocalBroker } from "./broker-local.ts";
 import { probeDocker } from "./docker.ts";
@@ -164,7 +164,7 @@ export async function findOrStartBroker(options: FindOrStartBrokerOptions = {}):
 
   if (containerError !== undefined) throw containerError;
   throw new ConnectionError(
-    "WARREN_BROKER_NOT_FOUND",
+    ErrorCode.WARREN_BROKER_NOT_FOUND,
     [
       "No RabbitMQ broker found. Tried:",
       ...tried.map((line) => `  - ${line}`),

@@ -19,8 +19,8 @@ import { existsSync } from "node:fs";
 import { chown, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import pg from "pg";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, ErrorCode } from "../errors.ts";
+import { importPg } from "../optional-dependency.ts";
 import { freePort } from "./ports.ts";
 import {
   killGroupSync,
@@ -113,7 +113,7 @@ export async function findOrStartPostgres(
     return { url: server.url, source, stop: once(server.stop) };
   }
   throw new ConnectionError(
-    "WARREN_POSTGRES_NOT_FOUND",
+    ErrorCode.WARREN_POSTGRES_NOT_FOUND,
     [
       "No PostgreSQL server found. Tried:",
       ...tried.map((line) => `  - ${line}`),
@@ -160,6 +160,8 @@ export async function startLocalPostgres(options: {
   startTimeoutMs: number;
   stopTimeoutMs: number;
 }): Promise<LocalPostgres> {
+  // Checked before anything starts: without pg nothing can probe the server.
+  const { default: pg } = await importPg("Starting a PostgreSQL server (warren/testing)");
   const dir = await mkdtemp(join(tmpdir(), "warren-postgres-"));
   const dataDir = join(dir, "data");
   const logFile = join(dir, "server.log");
@@ -174,7 +176,7 @@ export async function startLocalPostgres(options: {
     const log = tailOfFile(logFile, 4096);
     await removeDir(dir);
     throw new ConnectionError(
-      "WARREN_POSTGRES_START_FAILED",
+      ErrorCode.WARREN_POSTGRES_START_FAILED,
       `The throwaway PostgreSQL server (${options.binDir}) did not start: ${reason}. ` +
         "Set DATABASE_URL to use a running server instead. Last lines of its log:\n" +
         (log.trim() === "" ? "(empty)" : log),
@@ -239,7 +241,7 @@ export async function startLocalPostgres(options: {
   };
 
   try {
-    await waitUntil(() => answers(url), {
+    await waitUntil(() => answers(pg, url), {
       timeoutMs: Math.max(1_000, options.startTimeoutMs - (Date.now() - started)),
       intervalMs: 100,
       failed: () =>
@@ -251,7 +253,7 @@ export async function startLocalPostgres(options: {
     unregister();
     await removeDir(dir);
     throw new ConnectionError(
-      "WARREN_POSTGRES_START_FAILED",
+      ErrorCode.WARREN_POSTGRES_START_FAILED,
       `The throwaway PostgreSQL server (${options.binDir}, port ${port}) did not start: ` +
         `${(error as Error).message}. Set DATABASE_URL to use a running server instead. ` +
         `Last lines of its log:\n${log.trim() === "" ? "(empty)" : log}`,
@@ -261,7 +263,7 @@ export async function startLocalPostgres(options: {
   return { url, dir, pid: server.pid, stop };
 }
 
-async function answers(url: string): Promise<boolean> {
+async function answers(pg: typeof import("pg").default, url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
   client.on("error", () => {});
   try {
@@ -286,7 +288,7 @@ async function unprivilegedUser(): Promise<{ uid: number; gid: number }> {
   const user = users.get("postgres") ?? users.get("nobody");
   if (user === undefined) {
     throw new ConnectionError(
-      "WARREN_POSTGRES_START_FAILED",
+      ErrorCode.WARREN_POSTGRES_START_FAILED,
       "PostgreSQL refuses to run as root and there is no `postgres` or `nobody` user to run it as. " +
         "Run the tests as a regular user, or set DATABASE_URL.",
     );

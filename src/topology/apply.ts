@@ -12,19 +12,21 @@
  * Nothing is ever deleted.
  */
 import type { Channel, ChannelModel } from "amqplib";
+import { z } from "zod";
+import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { maskSecrets } from "../connection/url.ts";
-import { ConnectionError, TopologyError, WarrenError } from "../errors.ts";
+import { ConnectionError, ErrorCode, TopologyError, WarrenError } from "../errors.ts";
 import { ManagementClient } from "../management/client.ts";
 import {
   type BrokerEndpointOptions,
   type ResolvedEndpoint,
   resolveEndpoint,
 } from "../management/endpoint.ts";
+import { nonEmptyString, resolveOptions } from "../options.ts";
 import type { CompiledTopology } from "./model.ts";
 import { observeTopology } from "./observe.ts";
 import { type Plan, type PlanStep, planTopology } from "./plan.ts";
-
 /** Options of {@link planAgainstBroker} and {@link applyTopology}. */
 export interface TopologyTargetOptions extends BrokerEndpointOptions {
   /**
@@ -33,6 +35,11 @@ export interface TopologyTargetOptions extends BrokerEndpointOptions {
    */
   vhost?: string;
 }
+
+const applySchema = brokerEndpointSchema.extend({
+  vhost: nonEmptyString().optional(),
+  dryRun: z.boolean({ error: "true or false" }).optional(),
+});
 
 /** Options of {@link applyTopology}. */
 export interface ApplyOptions extends TopologyTargetOptions {
@@ -90,6 +97,10 @@ export async function planAgainstBroker(
   compiled: CompiledTopology,
   options: TopologyTargetOptions,
 ): Promise<Plan> {
+  resolveOptions(applySchema, options, {
+    context: "planAgainstBroker()",
+    errorClass: TopologyError,
+  });
   const mask = masker(options);
   try {
     const endpoint = await resolveEndpoint(options);
@@ -105,7 +116,7 @@ function conflictError(plan: Plan): TopologyError {
   const conflicts = plan.steps.filter((s) => s.status === "conflict");
   const lines = conflicts.map((s) => `  ${s.kind} "${s.name}": ${s.detail}`);
   return new TopologyError(
-    "WARREN_TOPOLOGY_CONFLICT",
+    ErrorCode.WARREN_TOPOLOGY_CONFLICT,
     `apply refused: ${conflicts.length} object${conflicts.length === 1 ? "" : "s"} in vhost "${plan.vhost}" conflict with the file; nothing was declared\n${lines.join("\n")}`,
     {
       issues: conflicts.map((s) => ({
@@ -132,6 +143,7 @@ export async function applyTopology(
   compiled: CompiledTopology,
   options: ApplyOptions,
 ): Promise<ApplyResult> {
+  resolveOptions(applySchema, options, { context: "applyTopology()", errorClass: TopologyError });
   const mask = masker(options);
   try {
     const endpoint = await resolveEndpoint(options);
@@ -191,9 +203,9 @@ async function createVhost(management: ManagementClient, vhost: string, user: st
     await management.createVhost(vhost);
     await management.setPermissions(vhost, user, { configure: ".*", write: ".*", read: ".*" });
   } catch (error) {
-    if (error instanceof WarrenError && error.code === "WARREN_MANAGEMENT_AUTH") {
+    if (error instanceof WarrenError && error.code === ErrorCode.WARREN_MANAGEMENT_AUTH) {
       throw new ConnectionError(
-        "WARREN_MANAGEMENT_AUTH",
+        ErrorCode.WARREN_MANAGEMENT_AUTH,
         `vhost "${vhost}" does not exist and the management user may not create it: ask an administrator to create it (rabbitmqctl add_vhost ${vhost}) and grant "${user}" permissions, or use an administrator in --management-url`,
         { cause: error },
       );
@@ -301,7 +313,7 @@ async function declare(endpoint: ResolvedEndpoint, vhost: string, steps: PlanSte
         channel = await slot.get();
       } catch (error) {
         throw new ConnectionError(
-          "WARREN_BROKER_UNREACHABLE",
+          ErrorCode.WARREN_BROKER_UNREACHABLE,
           `lost the broker while applying to vhost "${vhost}" (${(error as Error).message}); run apply again, it is idempotent`,
           { cause: error },
         );
@@ -333,13 +345,13 @@ async function declare(endpoint: ResolvedEndpoint, vhost: string, steps: PlanSte
   }
   if (conflicts.length > 0) {
     throw new TopologyError(
-      "WARREN_TOPOLOGY_CONFLICT",
+      ErrorCode.WARREN_TOPOLOGY_CONFLICT,
       `apply stopped: ${conflicts.length} object${conflicts.length === 1 ? "" : "s"} in vhost "${vhost}" conflict with the file\n${[...conflicts, ...failures].join("\n")}`,
     );
   }
   if (failures.length > 0) {
     throw new TopologyError(
-      "WARREN_TOPOLOGY_APPLY_FAILED",
+      ErrorCode.WARREN_TOPOLOGY_APPLY_FAILED,
       `apply to vhost "${vhost}" failed for ${failures.length} object${failures.length === 1 ? "" : "s"}\n${failures.join("\n")}`,
     );
   }

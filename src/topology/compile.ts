@@ -1,6 +1,6 @@
 /**
  * Turns a validated topology into the broker objects it stands for
- * (DESIGN.md §3). The mapping, and why:
+ * (docs/architecture.md#names-and-arguments). The mapping, and why:
  *
  * - Every work queue `Q` dead-letters to `Q.dlq` through the default exchange
  *   (`x-dead-letter-exchange: ""`, `x-dead-letter-routing-key: Q.dlq`), so

@@ -5,7 +5,7 @@
  * ({@link formatDelay}), which is what retry tier names are made of: the same
  * delay always gives the same queue name, whichever way it was written.
  */
-import { TopologyError } from "../errors.ts";
+import { ErrorCode, TopologyError } from "../errors.ts";
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 type Unit = keyof typeof UNIT_MS;
@@ -36,7 +36,7 @@ export function durationProblem(value: unknown): string | undefined {
  */
 export function parseDuration(value: string | number): number {
   const { ms, problem } = toMilliseconds(value);
-  if (problem !== undefined) throw new TopologyError("WARREN_TOPOLOGY_INVALID", problem);
+  if (problem !== undefined) throw new TopologyError(ErrorCode.WARREN_TOPOLOGY_INVALID, problem);
   return ms;
 }
 

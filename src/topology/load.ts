@@ -21,7 +21,7 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import type { z } from "zod";
-import { TopologyError, type TopologyIssue } from "../errors.ts";
+import { ErrorCode, TopologyError, type TopologyIssue } from "../errors.ts";
 import { describeValue } from "./duration.ts";
 import { knownKeysAt, type Topology, topologySchema } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
@@ -31,15 +31,15 @@ export type { TopologyIssue } from "../errors.ts";
 /** The codes of the errors thrown while loading a topology (see docs/errors.md). */
 export const TOPOLOGY_LOAD_ERROR_CODES = Object.freeze({
   /** The file does not exist. */
-  notFound: "WARREN_TOPOLOGY_NOT_FOUND",
+  notFound: ErrorCode.WARREN_TOPOLOGY_NOT_FOUND,
   /** The file exists but cannot be read (a directory, no permission). */
-  unreadable: "WARREN_TOPOLOGY_UNREADABLE",
+  unreadable: ErrorCode.WARREN_TOPOLOGY_UNREADABLE,
   /** The text is not valid YAML or JSON. */
-  parse: "WARREN_TOPOLOGY_PARSE",
+  parse: ErrorCode.WARREN_TOPOLOGY_PARSE,
   /** A `${VAR}` names an environment variable that is not set. */
-  env: "WARREN_TOPOLOGY_ENV",
+  env: ErrorCode.WARREN_TOPOLOGY_ENV,
   /** The file parses but breaks the topology schema or its rules. */
-  invalid: "WARREN_TOPOLOGY_INVALID",
+  invalid: ErrorCode.WARREN_TOPOLOGY_INVALID,
 } as const);
 
 /** Options of {@link loadTopology}. */
@@ -254,7 +254,7 @@ const friendlyMessage: z.core.$ZodErrorMap = (issue) => {
 };
 
 function failure(
-  code: string,
+  code: ErrorCode,
   fileName: string,
   summary: string,
   issues: TopologyIssue[],

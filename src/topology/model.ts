@@ -1,5 +1,5 @@
 /**
- * The broker objects a topology compiles to (DESIGN.md §3). `compileTopology`
+ * The broker objects a topology compiles to (docs/architecture.md#names-and-arguments). `compileTopology`
  * produces a {@link CompiledTopology} from a validated topology; `plan`,
  * `apply` and `export` consume it and never look at the file again, and the
  * runtime reads each queue's {@link RetryPolicy} from it.

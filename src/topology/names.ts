@@ -1,5 +1,5 @@
 /**
- * The names warren derives from a work queue `Q` (DESIGN.md §3). They are
+ * The names warren derives from a work queue `Q` (docs/architecture.md#names-and-arguments). They are
  * fixed conventions: the runtime, `plan` and `warren dlq` find these queues by
  * name alone.
  */

@@ -1,5 +1,5 @@
 /**
- * The topology file format (DESIGN.md §2) as one zod schema: the single source
+ * The topology file format (docs/topology.md) as one zod schema: the single source
  * of truth for parsing, for the {@link TopologyInput} / {@link Topology} types
  * and for the JSON Schema editors use (`scripts/emit-json-schema.ts`).
  *

@@ -14,7 +14,7 @@
  * ```
  */
 import type { ConsumeOptions, Handler } from "../consumer/options.ts";
-import { ConsumeError } from "../errors.ts";
+import { ConsumeError, ErrorCode } from "../errors.ts";
 
 const WORKER = Symbol.for("warren.worker");
 
@@ -36,13 +36,13 @@ export function defineWorker<T = unknown>(definition: {
 }): WorkerDefinition<T> {
   if (typeof definition?.queue !== "string" || definition.queue === "") {
     throw new ConsumeError(
-      "WARREN_WORKER_INVALID",
+      ErrorCode.WARREN_WORKER_INVALID,
       "defineWorker: `queue` must name a work queue of the topology",
     );
   }
   if (typeof definition.handler !== "function") {
     throw new ConsumeError(
-      "WARREN_WORKER_INVALID",
+      ErrorCode.WARREN_WORKER_INVALID,
       `defineWorker("${definition.queue}"): \`handler\` must be a function`,
     );
   }
@@ -70,7 +70,7 @@ export function workersOf(module: Record<string, unknown>, where: string): Worke
   if (workers.length === 0) workers = Object.values(module).flatMap(collect);
   if (workers.length === 0) {
     throw new ConsumeError(
-      "WARREN_WORKER_INVALID",
+      ErrorCode.WARREN_WORKER_INVALID,
       `${where} exports no worker: export default defineWorker({ queue, handler }) (or a list of them)`,
     );
   }
@@ -78,7 +78,7 @@ export function workersOf(module: Record<string, unknown>, where: string): Worke
   for (const worker of workers) {
     if (seen.has(worker.queue)) {
       throw new ConsumeError(
-        "WARREN_WORKER_INVALID",
+        ErrorCode.WARREN_WORKER_INVALID,
         `${where} defines two workers for queue "${worker.queue}": merge them into one handler`,
       );
     }

@@ -15,6 +15,7 @@ import {
   createThrowawayNode,
   type ThrowawayNode,
 } from "../integration/publisher/throwaway-node.ts";
+import { until } from "../support/wait.ts";
 
 const topology = parseTopology(
   ["queues:", "  jobs:", "    retry: { delays: [5s], maxAttempts: 2 }", ""].join("\n"),
@@ -30,14 +31,6 @@ async function declare(url: string, compiled: CompiledTopology): Promise<void> {
     }
   } finally {
     await model.close();
-  }
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
   }
 }
 

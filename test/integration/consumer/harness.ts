@@ -17,6 +17,7 @@ import { resolveTopology } from "../../../src/topology/load.ts";
 import type { CompiledTopology } from "../../../src/topology/model.ts";
 import { brokerUrls } from "../../support/broker.ts";
 import { randomName } from "../../support/names.ts";
+import { sleep } from "../../support/wait.ts";
 
 /** The run's broker (test/support/global-setup.ts). */
 export const { url: brokerUrl, managementUrl } = brokerUrls();
@@ -136,7 +137,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** How many messages the harness's consumers counted with `outcome`. */
 export async function consumedCount(h: Harness, outcome: string): Promise<number> {

@@ -5,7 +5,7 @@ import type { MessageContext } from "../../../src/consumer/context.ts";
 import { ConsumeError, NonRetryableError } from "../../../src/errors.ts";
 import { consumedCount, createHarness, type Harness, sleep, waitFor } from "./harness.ts";
 
-// One row of the outcome table (DESIGN.md §5) per test, on a work queue with
+// One row of the outcome table (docs/architecture.md#handler-outcomes) per test, on a work queue with
 // tiers of 200 ms and 500 ms and 3 attempts.
 const Q = "work";
 const DLQ = "work.dlq";

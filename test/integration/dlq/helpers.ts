@@ -1,37 +1,20 @@
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import amqp, { type GetMessage } from "amqplib";
-import { ManagementClient } from "../../../src/management/client.ts";
 import { applyTopology } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
-import { brokerUrls } from "../../support/broker.ts";
+import { brokerUrls, managementClient as management, vhostUrl } from "../../support/broker.ts";
+import { randomName } from "../../support/names.ts";
 
 const _repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The run's broker, from the global setup (test/support/global-setup.ts). */
 export const { url: amqpUrl, managementUrl } = brokerUrls();
 
-function management(): ManagementClient {
-  const m = new URL(managementUrl);
-  const a = new URL(amqpUrl);
-  const username = decodeURIComponent(m.username || a.username || "guest");
-  const password = decodeURIComponent(m.password || a.password || "guest");
-  m.username = "";
-  m.password = "";
-  return new ManagementClient({ url: m.toString(), username, password });
-}
-
-export function randomName(prefix: string): string {
-  return `${prefix}-${randomBytes(4).toString("hex")}`;
-}
+export { randomName };
 
 /** The AMQP URL of the test broker pointing at `vhost`. */
-export function urlFor(vhost: string): string {
-  const url = new URL(amqpUrl);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
+export const urlFor = (vhost: string): string => vhostUrl(vhost);
 
 /** A work queue's options in the topology file (`type`, `deliveryLimit`, `maxLength`, ...). */
 export type QueueSpec = Record<string, unknown>;
@@ -53,7 +36,7 @@ export async function freshTopology(
   return { vhost, url: urlFor(vhost), remove: () => management().deleteVhost(vhost) };
 }
 
-/** A dead letter as the consumer runtime writes it (DESIGN.md §4). */
+/** A dead letter as the consumer runtime writes it (docs/architecture.md#message-properties-and-headers). */
 export interface LetterSpec {
   messageId: string;
   reason?: string;

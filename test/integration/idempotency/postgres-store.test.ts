@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIdempotencyGuard } from "../../../src/idempotency/guard.ts";
 import { migrateIdempotencyStore } from "../../../src/idempotency/migrate.ts";
 import { createPostgresIdempotencyStore } from "../../../src/idempotency/postgres-store.ts";
+import { sleep } from "../../support/wait.ts";
 import { newPool, randomTable, withTable } from "./postgres.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("PostgreSQL idempotency store", () => {
   const pool = newPool();

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresIdempotencyStore } from "../../../src/idempotency/postgres-store.ts";
 import { createTransactionalIdempotencyGuard } from "../../../src/idempotency/transactional.ts";
+import { sleep } from "../../support/wait.ts";
 import { newPool, withTable } from "./postgres.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("transactional PostgreSQL idempotency guard", () => {
   const pool = newPool();

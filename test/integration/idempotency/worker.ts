@@ -23,6 +23,7 @@ import { createMetrics } from "../../../src/observability/metrics.ts";
 import { Publisher } from "../../../src/publisher/publisher.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
+import { sleep } from "../../support/wait.ts";
 
 export interface WorkerConfig {
   name: string;
@@ -48,7 +49,6 @@ export interface WorkerConfig {
 const config = JSON.parse(process.env.WORKER_CONFIG ?? "{}") as WorkerConfig;
 const report = (event: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ worker: config.name, ...event })}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const logger = pino({ level: process.env.WARREN_TEST_LOG_LEVEL ?? "silent" });
 const pool = new pg.Pool({

@@ -8,18 +8,11 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Warren } from "../../../src/client.ts";
 import { PublishError } from "../../../src/errors.ts";
+import { until } from "../../support/wait.ts";
 import { logger, sleep } from "./support.ts";
 import { createThrowawayNode, type ThrowawayNode } from "./throwaway-node.ts";
 
 const fastBackoff = { initialDelayMs: 100, maxDelayMs: 1_000 };
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 async function messageCount(url: string, queue: string): Promise<number> {
   const model = await amqp.connect(url);

@@ -88,7 +88,7 @@ describe("publisher against a real broker", () => {
     expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(20_000);
   });
 
-  it("sends JSON with the properties and headers of DESIGN.md §4", async () => {
+  it("sends JSON with the properties and headers every warren message carries", async () => {
     await warren.publish(
       "order.created",
       { orderId: "o-1" },

@@ -3,20 +3,19 @@
  * URLs, a fresh vhost per test, and the management API calls the fault
  * tests need (find and kill a connection by its name).
  */
-import { randomBytes } from "node:crypto";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { managementRequest } from "../../../src/testing/management.ts";
-import { brokerUrls } from "../../support/broker.ts";
+import { brokerUrls, brokerUser } from "../../support/broker.ts";
+import { randomName } from "../../support/names.ts";
+import { sleep } from "../../support/wait.ts";
 
 /** The run's broker, provided by test/support/global-setup.ts. */
 export const { url: brokerUrl, managementUrl } = brokerUrls();
 
 export const logger = pino({ level: process.env.WARREN_TEST_LOG_LEVEL ?? "silent" });
 
-export function randomName(prefix: string): string {
-  return `${prefix}-${randomBytes(4).toString("hex")}`;
-}
+export { randomName };
 
 async function management(path: string, init: RequestInit = {}): Promise<Response> {
   const response = await managementRequest(managementUrl, path, init);
@@ -38,7 +37,7 @@ export async function createVhost(): Promise<TestVhost> {
   const name = randomName("warren-pub");
   const path = encodeURIComponent(name);
   await management(`/api/vhosts/${path}`, { method: "PUT" });
-  await management(`/api/permissions/${path}/guest`, {
+  await management(`/api/permissions/${path}/${encodeURIComponent(brokerUser())}`, {
     method: "PUT",
     body: JSON.stringify({ configure: ".*", write: ".*", read: ".*" }),
   });
@@ -97,6 +96,4 @@ export async function drainIds(channel: Channel, queue: string): Promise<Set<str
   return ids;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };

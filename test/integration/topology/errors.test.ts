@@ -2,15 +2,24 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { management as managementApi } from "../../support/broker.ts";
 import {
+  amqpUrl,
   freshVhost,
-  management,
   managementBase,
   ordersFile,
   randomName,
   runCli,
   urlFor,
 } from "./helpers.ts";
+
+/** The run's broker URL, credentials and all, on a port where nothing listens. */
+function unreachable(url: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = "127.0.0.1";
+  parsed.port = "1";
+  return parsed.toString();
+}
 
 let dir: string;
 beforeAll(async () => {
@@ -41,7 +50,7 @@ describe("bad input and credentials", () => {
       "plan",
       ordersFile,
       "--url",
-      "amqp://guest:guest@127.0.0.1:1",
+      unreachable(amqpUrl),
       "--management-url",
       "http://127.0.0.1:1",
     ]);
@@ -54,14 +63,8 @@ describe("bad input and credentials", () => {
     const user = randomName("warren-user");
     const password = `pw-${randomName("secret")}`;
     const { vhost, remove } = await freshVhost();
-    const client = management();
-    const auth = `Basic ${Buffer.from("guest:guest").toString("base64")}`;
     const put = (path: string, body: unknown) =>
-      fetch(`${client.url}${path}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json", authorization: auth },
-        body: JSON.stringify(body),
-      });
+      managementApi(path, { method: "PUT", body: JSON.stringify(body) });
     await put(`/api/users/${user}`, { password, tags: "administrator" });
     await put(`/api/permissions/${encodeURIComponent(vhost)}/${user}`, {
       configure: ".*",
@@ -127,10 +130,7 @@ describe("bad input and credentials", () => {
       }
       expect(runs[3]!.stderr).toContain("refused");
     } finally {
-      await fetch(`${client.url}/api/users/${user}`, {
-        method: "DELETE",
-        headers: { authorization: auth },
-      });
+      await managementApi(`/api/users/${user}`, { method: "DELETE" });
       await remove();
     }
   });

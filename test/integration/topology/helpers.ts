@@ -1,13 +1,13 @@
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
-import { ManagementClient } from "../../../src/management/client.ts";
+import type { ManagementClient } from "../../../src/management/client.ts";
+import { brokerUrls, brokerUser, managementClient, vhostUrl } from "../../support/broker.ts";
+import { randomName } from "../../support/names.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** The broker under test: the global setup's (via env), else the dev broker. */
-export const amqpUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@localhost:5672";
-export const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL ?? managementUrlOf(amqpUrl);
+/** The run's broker, from the global setup (test/support/global-setup.ts): the only source. */
+export const { url: amqpUrl, managementUrl } = brokerUrls();
 
 /**
  * The management URL without credentials: what a user passes next to
@@ -20,28 +20,15 @@ export const managementBase = (() => {
   return parsed.toString().replace(/\/+$/, "");
 })();
 
-function managementUrlOf(url: string): string {
-  const parsed = new URL(url);
-  return `http://${parsed.hostname}:15672`;
-}
-
-/** A management client for the test broker, with the AMQP URL's credentials unless the management URL has its own. */
+/** A management client for the run's broker (its own credentials). */
 export function management(): ManagementClient {
-  const m = new URL(managementUrl);
-  const a = new URL(amqpUrl);
-  const username = decodeURIComponent(m.username || a.username || "guest");
-  const password = decodeURIComponent(m.password || a.password || "guest");
-  m.username = "";
-  m.password = "";
-  return new ManagementClient({ url: m.toString(), username, password });
+  return managementClient();
 }
 
 /** The example topology: the tests exercise the file users start from. */
 export const ordersFile = `${repoRoot}topology/orders.yaml`;
 
-export function randomName(prefix: string): string {
-  return `${prefix}-${randomBytes(4).toString("hex")}`;
-}
+export { randomName };
 
 /** A fresh vhost with full permissions for the AMQP user; `remove` deletes it. */
 export async function freshVhost(
@@ -51,20 +38,14 @@ export async function freshVhost(
   const vhost = randomName("warren-topology");
   if (create) {
     await client.createVhost(vhost);
-    const user = decodeURIComponent(new URL(amqpUrl).username || "guest");
-    await client.setPermissions(vhost, user, { configure: ".*", write: ".*", read: ".*" });
+    await client.setPermissions(vhost, brokerUser(), { configure: ".*", write: ".*", read: ".*" });
   }
   return { vhost, remove: () => client.deleteVhost(vhost) };
 }
 
-/** The AMQP URL of the test broker pointing at `vhost`. */
-export function urlFor(vhost: string, base = amqpUrl): string {
-  const url = new URL(base);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return url.toString();
-}
-
 export { type CliRun, runCli } from "../../support/cli.ts";
+/** The AMQP URL of the test broker pointing at `vhost`. */
+export const urlFor = vhostUrl;
 
 /** Publishes `count` persistent messages straight to `queue` (default exchange), with confirms. */
 export async function publishTo(vhost: string, queue: string, count: number): Promise<void> {

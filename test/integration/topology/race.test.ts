@@ -3,6 +3,7 @@ import { TopologyError } from "../../../src/errors.ts";
 import { executePlan, planAgainstBroker } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { loadTopology } from "../../../src/topology/load.ts";
+import { management as managementApi } from "../../support/broker.ts";
 import { amqpUrl, freshVhost, management, managementUrl, ordersFile } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -20,10 +21,8 @@ describe("a conflict that appears after planning", () => {
 
     // Another process declares one of the queues, differently, before we execute.
     const client = management();
-    const auth = `Basic ${Buffer.from("guest:guest").toString("base64")}`;
-    await fetch(`${client.url}/api/queues/${encodeURIComponent(vhost)}/orders.fulfil.retry.1s`, {
+    await managementApi(`/api/queues/${encodeURIComponent(vhost)}/orders.fulfil.retry.1s`, {
       method: "PUT",
-      headers: { "content-type": "application/json", authorization: auth },
       body: JSON.stringify({
         durable: true,
         arguments: { "x-queue-type": "quorum", "x-message-ttl": 2000 },

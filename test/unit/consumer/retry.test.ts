@@ -114,7 +114,7 @@ describe("retryEnvelope", () => {
 });
 
 describe("deadLetterEnvelope", () => {
-  it("carries every failure header of DESIGN.md §4", () => {
+  it("carries every failure header a dead letter promises", () => {
     const error = new RangeError("bad amount");
     const envelope = deadLetterEnvelope(delivery(), policy, 3, "retries-exhausted", error, now);
     expect(envelope).toMatchObject({ exchange: "", routingKey: "orders.dlq", mandatory: true });

@@ -100,7 +100,7 @@ describe("idempotency guard", () => {
       expect.objectContaining({ code: "WARREN_IDEMPOTENCY_LEASE_TOO_SHORT" }),
     );
     expect(() => createIdempotencyGuard({ store, leaseMs: 0 })).toThrow(
-      expect.objectContaining({ code: "WARREN_IDEMPOTENCY_INVALID_OPTIONS" }),
+      expect.objectContaining({ code: "WARREN_INVALID_OPTIONS" }),
     );
   });
 

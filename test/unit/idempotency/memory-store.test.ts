@@ -93,7 +93,7 @@ describe("in-memory idempotency store", () => {
 
   it("refuses a maxKeys that is not a positive integer", () => {
     expect(() => createMemoryIdempotencyStore({ maxKeys: 0 })).toThrow(
-      expect.objectContaining({ code: "WARREN_IDEMPOTENCY_INVALID_OPTIONS" }),
+      expect.objectContaining({ code: "WARREN_INVALID_OPTIONS" }),
     );
   });
 });

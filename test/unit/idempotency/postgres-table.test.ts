@@ -12,10 +12,10 @@ describe("PostgreSQL idempotency table name", () => {
   });
 
   it.each(['x"; DROP TABLE y; --', "a.b.c", "1table", "", "has space"])(
-    "refuses %j with WARREN_IDEMPOTENCY_INVALID_OPTIONS",
+    "refuses %j with WARREN_INVALID_OPTIONS",
     (name) => {
       expect(() => resolveIdempotencyTable(name)).toThrow(
-        expect.objectContaining({ code: "WARREN_IDEMPOTENCY_INVALID_OPTIONS" }),
+        expect.objectContaining({ code: "WARREN_INVALID_OPTIONS" }),
       );
     },
   );

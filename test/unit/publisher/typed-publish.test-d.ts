@@ -1,3 +1,7 @@
+// Type-level tests: nothing here runs. vitest's typecheck mode (the `unit`
+// project in vitest.config.ts) compiles this file with tsc, and a failing
+// `expectTypeOf` or an unused `@ts-expect-error` fails `vitest run`; the
+// `npm run typecheck` step compiles it too.
 import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import type { PublishFunction } from "../../../src/client.ts";
