@@ -29,13 +29,21 @@ type OtelApi = typeof import("@opentelemetry/api");
 type TracerProvider = import("@opentelemetry/api").TracerProvider;
 type Span = import("@opentelemetry/api").Span;
 
+/**
+ * An OpenTelemetry `TracerProvider`, typed by shape so that warren's
+ * published types do not require `@opentelemetry/api` to be installed.
+ */
+export interface TracerProviderLike {
+  getTracer(name: string, version?: string): unknown;
+}
+
 /** The `tracing` option of `connect`. */
 export interface TracingOptions {
   /**
-   * The provider to take the tracer from.
+   * The provider to take the tracer from (an OpenTelemetry `TracerProvider`).
    * @default the global one (`trace.getTracerProvider()`)
    */
-  tracerProvider?: TracerProvider;
+  tracerProvider?: TracerProviderLike;
 }
 
 /** What the publisher and the consumer runtime call when tracing is on. */
@@ -118,7 +126,9 @@ function w3cFallback(api: OtelApi) {
 
 function createTracing(api: OtelApi, options: TracingOptions): Tracing {
   const { context, propagation, trace, SpanKind, SpanStatusCode } = api;
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
+  const provider =
+    (options.tracerProvider as TracerProvider | undefined) ?? trace.getTracerProvider();
+  const tracer = provider.getTracer(TRACER_NAME);
   const getter = {
     keys: (carrier: Carrier) => Object.keys(carrier),
     get: (carrier: Carrier, key: string) => headerText(carrier[key]),
