@@ -20,7 +20,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
-import type { ConsumerSource, WarrenMetrics } from "../observability/metrics.ts";
+import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
@@ -255,7 +255,7 @@ class Lane {
  * A running consumer of one queue. Created by `startConsumer` (through the
  * client's `consume`); stop it with {@link Consumer.close}.
  */
-export class Consumer extends EventEmitter<ConsumerEvents> implements ConsumerSource {
+export class Consumer extends EventEmitter<ConsumerEvents> {
   /** The work queue consumed. */
   readonly queue: string;
   /** @internal */
