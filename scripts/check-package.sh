@@ -48,3 +48,37 @@ if [ "$version" != "$expected" ]; then
   exit 1
 fi
 echo "warren --version: $version"
+
+# ---- console page shipped (issue 13) ----
+# `warren console` serves its page from dist/console/assets: start it from the
+# installed package and fetch the page, its script and stylesheet. Serving the
+# page needs no broker (the figures then show the management API as unreachable).
+cp "$repo/topology/orders.yaml" orders.yaml
+node --input-type=module -e '
+import { spawn } from "node:child_process";
+const child = spawn("./node_modules/.bin/warren", ["console", "orders.yaml", "--port", "0",
+  "--url", "amqp://guest:guest@127.0.0.1:1", "--management-url", "http://127.0.0.1:1", "--timeout-ms", "1000"]);
+let out = "";
+const timer = setTimeout(() => { child.kill(); console.error(`no URL from warren console:\n${out}`); process.exit(1); }, 20000);
+child.stderr.on("data", (d) => { out += d; });
+child.stdout.on("data", async (d) => {
+  out += d;
+  const match = /open (http:\/\/[^/\s]+)\//.exec(out);
+  if (match === null) return;
+  clearTimeout(timer);
+  child.stdout.removeAllListeners("data");
+  try {
+    for (const path of ["/", "/console.js", "/console.css"]) {
+      const response = await fetch(match[1] + path);
+      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status}`);
+    }
+    console.log("warren console serves its page from the package");
+  } catch (error) {
+    console.error(String(error));
+    process.exitCode = 1;
+  } finally {
+    child.kill("SIGTERM");
+  }
+});
+'
+# ---- end console page ----

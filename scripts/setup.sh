@@ -10,6 +10,7 @@
 #     PostgreSQL idempotency store tests;
 #   - promtool (Debian's prometheus package, no service started), for the
 #     alert rules' unit tests in .ci/run;
+#   - chromium (Debian's package), for the browser test of `warren console`;
 # then `npm ci` and `npm run build`. Every step is skipped when its tool is already there.
 set -euo pipefail
 
@@ -162,6 +163,20 @@ else
   command -v promtool >/dev/null 2>&1 || die "promtool is still missing after apt-get install prometheus"
   echo "promtool installed: $(promtool --version 2>&1 | head -n 1)"
 fi
+
+# ---------------------------------------------------------------------------
+# Chromium for the console's browser test (test/integration/console/): Debian's
+# package, driven by playwright-core at /usr/bin/chromium; nothing is
+# downloaded by npm. Skipped when it is already there.
+step "Chromium"
+if [[ -x /usr/bin/chromium ]]; then
+  echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+else
+  apt_install chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium is still missing after apt-get install"
+  echo "chromium installed"
+fi
+# ---------------------------------------------------------------------------
 
 step "npm ci"
 npm ci --no-audit --no-fund </dev/null

@@ -271,6 +271,8 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
       options,
     );
     this.#consumers.add(consumer);
+    // A closed consumer is done with the client: keep no reference to it.
+    consumer.once("closed", () => this.#consumers.delete(consumer));
     return consumer;
   };
 

@@ -76,13 +76,18 @@ export const ERROR_CODES = Object.freeze({
   WARREN_WORKER_INVALID: "consume",
   WARREN_CONSUME_QUEUE_MISSING: "consume",
   WARREN_CONSUME_SUBSCRIBE_FAILED: "consume",
+  WARREN_CONSOLE_LISTEN_FAILED: "console",
+  WARREN_CONSOLE_ASSETS_MISSING: "console",
+  WARREN_CONSOLE_FORBIDDEN: "console",
+  WARREN_CONSOLE_BAD_REQUEST: "console",
+  WARREN_CONSOLE_UNKNOWN_QUEUE: "console",
 } as const satisfies Record<string, ErrorScope>);
 
 /**
  * Who can act on an error: `options` (the caller passed a bad option, or a
  * needed optional package is missing), `topology`, `connection`, `publish`,
- * `consume`, `idempotency`, `dlq`, `cli` (command-line usage) and `testing`
- * (the `warren/testing` helpers).
+ * `consume`, `idempotency`, `dlq`, `console` (the web console), `cli`
+ * (command-line usage) and `testing` (the `warren/testing` helpers).
  */
 export type ErrorScope =
   | "options"
@@ -92,6 +97,7 @@ export type ErrorScope =
   | "consume"
   | "idempotency"
   | "dlq"
+  | "console"
   | "cli"
   | "testing";
 

@@ -27,8 +27,8 @@ export {
   type Handler,
   type IdempotencyOptions,
 } from "./consumer/options.ts";
-export { HandlerTimeoutError } from "./consumer/outcome.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
+export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 export { HEADER } from "./headers.ts";
 export {
   defineMessages,
@@ -54,6 +54,7 @@ export {
   WarrenError,
   type WarrenErrorOptions,
 } from "./errors.ts";
+export { ConsoleError } from "./console/errors.ts";
 export { DeadLetterError, type ReplayProgress } from "./dlq/errors.ts";
 export { IdempotencyError } from "./idempotency/errors.ts";
 
@@ -116,7 +117,15 @@ export {
   type ReplayResult,
   replayDeadLetters,
 } from "./dlq/replay.ts";
-export type { BrokerEndpointOptions, TlsFiles } from "./management/endpoint.ts";
+export type { BrokerEndpointOptions, TlsFiles } from "./connection/endpoint.ts";
+
+// ── Web console: queues, retries and dead letters in a browser ──────────────
+export {
+  type ConsoleOptions,
+  type ConsoleServer,
+  consoleDefaults,
+  startConsole,
+} from "./console/server.ts";
 
 // ── Observability: health endpoint and metrics ──────────────────────────────
 export {

@@ -4,8 +4,8 @@
  * as `topology` or `dlq`) is a map from command name to {@link Command}.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import type { BrokerEndpointOptions } from "../management/endpoint.ts";
-import { endpointDefaults } from "../management/endpoint.ts";
+import type { BrokerEndpointOptions } from "../connection/endpoint.ts";
+import { endpointDefaults } from "../connection/endpoint.ts";
 import type { CliIo, Output } from "./output.ts";
 
 /** Parsed flag values, as node:util parseArgs returns them. */
@@ -27,7 +27,7 @@ export interface Command {
   help: string[];
   /** Names of the required positional arguments. */
   positionals: string[];
-  /** Names of optional positional arguments after the required ones. */
+  /** Names of optional positional arguments, after the required ones. */
   optionalPositionals?: string[];
   /** Command-specific flags (the global ones are added by the dispatcher). */
   options: ParseArgsOptionsConfig;
@@ -43,6 +43,11 @@ export interface Command {
 }
 
 export type CommandGroup = Record<string, Command>;
+
+/** A group of subcommands (`warren dlq list`), or one command standing alone (`warren console`). */
+export function isCommand(entry: CommandGroup | Command): entry is Command {
+  return typeof (entry as Command).run === "function";
+}
 
 /** Flags every command accepts. */
 export const globalOptions = {

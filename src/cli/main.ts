@@ -12,7 +12,9 @@
  * Exit codes are chosen from the error's class and code constant
  * ({@link exitCodeFor}), never from its message.
  *
- * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`.
+ * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`; a
+ * command without subcommands (`status`, `worker`, `console`) is added as a
+ * {@link Command}.
  */
 
 import { readFileSync } from "node:fs";
@@ -27,25 +29,24 @@ import {
   globalHelpFor,
   globalOptions,
   ignoredGlobals,
+  isCommand,
   secretUrls,
   UsageError,
 } from "./command.ts";
+import { consoleCommand } from "./console.ts";
 import { dlqCommands } from "./dlq.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { statusCommand } from "./status.ts";
 import { topologyCommands } from "./topology.ts";
 import { workerCommand } from "./worker.ts";
 
-/** Command groups by name. */
-export const groups: Record<string, CommandGroup> = {
-  topology: topologyCommands,
-  dlq: dlqCommands,
-};
-
-/** Commands without a group (`warren status`, `warren worker`). */
-export const commands: Record<string, Command> = {
+/** Command groups (and standalone commands) by name, in the order usage lists them. */
+export const groups: Record<string, CommandGroup | Command> = {
   status: statusCommand,
   worker: workerCommand,
+  topology: topologyCommands,
+  dlq: dlqCommands,
+  console: consoleCommand,
 };
 
 /** Exit codes (docs/architecture.md#cli-exit-codes). */
@@ -74,12 +75,11 @@ export function packageVersion(): string {
 
 function usage(): string {
   const lines = ["Usage: warren <command> [options]", "", "Commands:"];
-  for (const [name, command] of Object.entries(commands)) {
-    lines.push(`  ${`${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
-  }
   for (const [groupName, group] of Object.entries(groups)) {
-    for (const [name, command] of Object.entries(group)) {
-      lines.push(`  ${`${groupName} ${name} ${command.usage}`.padEnd(56)} ${command.summary}`);
+    const commands = isCommand(group) ? [["", group] as const] : Object.entries(group);
+    for (const [name, command] of commands) {
+      const words = [groupName, name, command.usage].filter((w) => w !== "").join(" ");
+      lines.push(`  ${words.padEnd(56)} ${command.summary}`);
     }
   }
   lines.push(
@@ -95,9 +95,10 @@ function usage(): string {
   return lines.join("\n");
 }
 
-function commandUsage(groupName: string, name: string | undefined, command: Command): string {
+function commandUsage(groupName: string, name: string, command: Command): string {
+  const words = [groupName, name, command.usage].filter((w) => w !== "").join(" ");
   return [
-    `Usage: warren ${groupName}${name === undefined ? "" : ` ${name}`} ${command.usage}`,
+    `Usage: warren ${words}`,
     "",
     command.summary,
     "",
@@ -109,9 +110,9 @@ function commandUsage(groupName: string, name: string | undefined, command: Comm
 function allOptions(): ParseArgsOptionsConfig {
   const options: ParseArgsOptionsConfig = { ...globalOptions, version: { type: "boolean" } };
   for (const group of Object.values(groups)) {
-    for (const command of Object.values(group)) Object.assign(options, command.options);
+    const commands = isCommand(group) ? [group] : Object.values(group);
+    for (const command of commands) Object.assign(options, command.options);
   }
-  for (const command of Object.values(commands)) Object.assign(options, command.options);
   return options;
 }
 
@@ -131,10 +132,6 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const looseValues = loose.values as FlagValues;
   const out = new Output(io, looseValues.json === true, secretUrls(looseValues, io.env));
   const [groupName, commandName] = loose.positionals;
-  const single = groupName === undefined ? undefined : commands[groupName];
-  if (single !== undefined && groupName !== undefined) {
-    return runCommand(argv, io, out, looseValues, groupName, undefined, single);
-  }
 
   const group = groupName === undefined ? undefined : groups[groupName];
   if (group === undefined) {
@@ -152,32 +149,25 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     out.error(usage());
     return exitCodes.error;
   }
-  const command = commandName === undefined ? undefined : group[commandName];
-  if (command === undefined || commandName === undefined) {
+  // A standalone command (`warren console [file]`) takes the words after its
+  // name as its own arguments.
+  const standalone = isCommand(group);
+  const command = standalone ? group : commandName === undefined ? undefined : group[commandName];
+  const name = standalone ? "" : commandName;
+  if (command === undefined || name === undefined) {
+    const known = standalone ? "" : Object.keys(group).join(", ");
     out.failure(
       usageError(
         commandName === undefined
-          ? `"${groupName}" needs a command: ${Object.keys(group).join(", ")}`
-          : `unknown command "${groupName} ${commandName}"; known: ${Object.keys(group).join(", ")}`,
+          ? `"${groupName}" needs a command: ${known}`
+          : `unknown command "${groupName} ${commandName}"; known: ${known}`,
       ),
     );
     out.error(usage());
     return exitCodes.error;
   }
-  return runCommand(argv, io, out, looseValues, groupName!, commandName, command);
-}
-
-async function runCommand(
-  argv: string[],
-  io: CliIo,
-  out: Output,
-  looseValues: FlagValues,
-  groupName: string,
-  commandName: string | undefined,
-  command: Command,
-): Promise<number> {
   if (looseValues.help === true) {
-    io.stdout(`${commandUsage(groupName, commandName, command)}\n`);
+    io.stdout(`${commandUsage(groupName!, name, command)}\n`);
     return exitCodes.ok;
   }
 
@@ -191,25 +181,27 @@ async function runCommand(
       allowPositionals: true,
     });
     values = parsed.values as FlagValues;
-    positionals = parsed.positionals.slice(commandName === undefined ? 1 : 2);
+    positionals = parsed.positionals.slice(standalone ? 1 : 2);
   } catch (error) {
     out.failure(usageError((error as Error).message));
-    out.error(commandUsage(groupName, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
   const ignored = ignoredGlobals(command, values);
   if (ignored.length > 0) {
     const flags = ignored.map((flag) => `--${flag}`).join(", ");
-    const name = commandName === undefined ? groupName : `${groupName} ${commandName}`;
+    const words = [groupName, name].filter((w) => w !== "").join(" ");
+    // A command that takes some broker flags does contact the broker: the
+    // ignored ones are merely not used by it.
     const noBroker = (command.globals ?? []).some((flag) => brokerFlags.includes(flag))
       ? ""
       : " (this command does not contact the broker)";
     out.failure(
       usageError(
-        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${name}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? noBroker : ""}`,
+        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${words}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? noBroker : ""}`,
       ),
     );
-    out.error(commandUsage(groupName, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
   const most = command.positionals.length + (command.optionalPositionals?.length ?? 0);
@@ -223,7 +215,7 @@ async function runCommand(
           : `unexpected argument "${positionals[most]}"`,
       ),
     );
-    out.error(commandUsage(groupName, commandName, command));
+    out.error(commandUsage(groupName!, name, command));
     return exitCodes.error;
   }
 

@@ -19,6 +19,7 @@ import { connect as amqpConnect, type ChannelModel, type SocketOptions } from "a
 import type { Logger } from "pino";
 import { ConnectionError, ErrorCode } from "../errors.ts";
 import { type BackoffOptions, backoffDefaults, backoffDelayMs } from "./backoff.ts";
+import { coalesceSocketWrites } from "./coalesce.ts";
 import { brokerUrl, maskSecrets, maskUrl } from "./url.ts";
 
 export type ConnectionRole = "publisher" | "consumer";
@@ -120,6 +121,11 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
     return this.#generation;
   }
 
+  /** The backoff of this connection's reconnects, which its channels reopen with too. */
+  get backoff(): BackoffOptions {
+    return this.#options.backoff;
+  }
+
   /** Display name of the connection (`connection_name` client property). */
   get name(): string {
     return `${this.#options.serviceName} (${this.#options.role})`;
@@ -196,6 +202,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> {
       );
     }
     this.#attach(model);
+    // The writes of one tick (publishes, acks of every lane) leave as one.
+    coalesceSocketWrites(model);
     this.#model = model;
     this.#state = "open";
     this.#generation += 1;

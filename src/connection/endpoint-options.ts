@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { integer, nonEmptyString } from "../options.ts";
 
-/** Shape of `BrokerEndpointOptions` (management/endpoint.ts). */
+/** Shape of `BrokerEndpointOptions` (connection/endpoint.ts). */
 export const brokerEndpointSchema = z.object({
   url: nonEmptyString(),
   managementUrl: nonEmptyString().optional(),

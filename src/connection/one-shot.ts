@@ -5,7 +5,7 @@
  */
 import amqp, { type ChannelModel } from "amqplib";
 import { ConnectionError, ErrorCode } from "../errors.ts";
-import type { ResolvedEndpoint } from "../management/endpoint.ts";
+import type { ResolvedEndpoint } from "./endpoint.ts";
 
 /** The AMQP reply code of a channel or connection error, if it carries one. */
 export function replyCode(error: unknown): number | undefined {

@@ -3,37 +3,40 @@
  *
  * A consumer runs `concurrency` lanes; each lane is one channel with its own
  * prefetch and one handler at a time, so `concurrency` is exactly the number
- * of handlers that can run at once. A lane keeps itself subscribed: after a
- * channel error, a broker `basic.cancel` (the queue was deleted) or a lost
- * connection, it opens a new channel and consumes again, with capped
- * exponential backoff while the queue is missing, and at once on every
- * `open` event of the managed connection.
+ * of handlers that can run at once. A lane keeps itself subscribed on a
+ * ReopeningChannel (connection/reopening-channel.ts) whose on-open hook
+ * subscribes: after a channel error or a broker `basic.cancel` (the queue was
+ * deleted) it opens a new channel and consumes again after the client's
+ * backoff (capped at `resubscribeMaxDelayMs`), growing while the queue is
+ * missing, and at once on every `open` event of the managed connection.
  *
  * Deliveries remember the channel they came on. An ack or nack is only sent
  * on that channel while it is open; once it is gone the broker has requeued
  * the delivery, and its delivery tag means nothing on any other channel.
  * The acks of one tick leave as one (delivery-channel.ts), and the writes of
- * one tick on the consumer connection as one segment (coalesce.ts).
+ * one tick on the consumer connection as one segment (connection/coalesce.ts).
  */
 import { EventEmitter } from "node:events";
-import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import type { BackoffOptions } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
+import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
-import { coalesceSocketWrites } from "../publisher/coalesce.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
+import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
+import { bindMeters } from "./meters.ts";
 import {
   type ConsumeOptions,
   type Handler,
   type ResolvedConsumeOptions,
   resolveConsumeOptions,
 } from "./options.ts";
-import { bindMeters, type DeliveryRuntime, handleDelivery } from "./outcome.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -66,6 +69,8 @@ export interface ConsumerEvents {
    * keeps trying to subscribe again until the queue is back or `close()`.
    */
   cancelled: [lane: number];
+  /** `close()` finished: channels closed, handlers drained or abandoned. */
+  closed: [];
 }
 
 interface Subscription {
@@ -86,6 +91,8 @@ interface LaneContext {
   readonly runtime: DeliveryRuntime<unknown>;
   readonly logger: Logger;
   readonly connection: ManagedConnection;
+  /** The client's backoff, capped at `resubscribeMaxDelayMs`: paces re-subscribing. */
+  readonly resubscribeBackoff: BackoffOptions;
   /** True once the consumer's `close()` was called. */
   readonly closing: boolean;
   emit(event: "subscribed" | "cancelled", lane: number): void;
@@ -96,15 +103,24 @@ class Lane {
   /** The consumer, as its lanes see it. */
   readonly #consumer: LaneContext;
   readonly #index: number;
+  readonly #channel: ReopeningChannel<Channel>;
   #sub: Subscription | undefined;
-  #loop: Promise<void> | undefined;
+  #subscriptions = 0;
   #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
   #pump: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
 
   constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
     this.#index = index;
+    this.#channel = new ReopeningChannel({
+      host: consumer.connection,
+      create: (model) => model.createChannel(),
+      onOpen: (channel) => this.#subscribe(channel),
+      onClose: () => this.#onChannelClose(),
+      backoff: consumer.resubscribeBackoff,
+      logger: consumer.logger.child({ lane: index }),
+      name: "consumer channel (re-subscribing)",
+    });
   }
 
   get subscribed(): boolean {
@@ -116,45 +132,47 @@ class Lane {
   }
 
   /** Subscribes once; throws what went wrong (first start only). */
-  async subscribeOnce(model: ChannelModel): Promise<void> {
-    let sub = this.#sub;
-    if (sub === undefined || !sub.open) sub = await this.#openChannel(model);
-    const { consumerTag } = await sub.channel.consume(
+  async subscribeOnce(): Promise<void> {
+    await this.#channel.get();
+  }
+
+  /** Keeps the lane subscribed from now on: after a lost channel, connection or queue. */
+  keepSubscribed(): void {
+    this.#channel.keepOpen();
+  }
+
+  /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
+  async #subscribe(channel: Channel): Promise<void> {
+    const sub: Subscription = {
+      channel,
+      open: true,
+      consumerTag: undefined,
+      delivery: batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger),
+    };
+    channel.on("close", () => {
+      sub.open = false;
+      sub.consumerTag = undefined;
+    });
+    this.#sub = sub;
+    await channel.prefetch(this.#consumer.options.prefetch);
+    const { consumerTag } = await channel.consume(
       this.#consumer.queue,
       (message) => this.#onMessage(sub, message),
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
+    this.#subscriptions++;
+    if (this.#subscriptions > 1) {
+      this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
+    }
     this.#consumer.emit("subscribed", this.#index);
   }
 
-  async #openChannel(model: ChannelModel): Promise<Subscription> {
-    // The writes of one tick (acks of every lane) leave as one (coalesce.ts).
-    coalesceSocketWrites(model);
-    const channel = await model.createChannel();
-    const sub: Subscription = {
-      channel,
-      open: true,
-      consumerTag: undefined,
-      delivery: batchedDeliveryChannel(channel, () => sub.open),
-    };
-    channel.on("error", (error: Error) => {
-      this.#consumer.logger.warn({ err: error, lane: this.#index }, "consumer channel error");
-    });
-    channel.on("close", () => this.#onChannelClose(sub));
-    this.#sub = sub;
-    await channel.prefetch(this.#consumer.options.prefetch);
-    return sub;
-  }
-
-  #onChannelClose(sub: Subscription): void {
-    sub.open = false;
-    sub.consumerTag = undefined;
-    if (this.#sub !== sub) return;
+  #onChannelClose(): void {
+    const sub = this.#sub;
     this.#sub = undefined;
     // Buffered deliveries of that channel are back in the queue already.
     this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
-    this.keepSubscribed();
   }
 
   #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
@@ -165,7 +183,8 @@ class Lane {
         "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
       );
       this.#consumer.emit("cancelled", this.#index);
-      this.keepSubscribed();
+      // A new channel subscribes again, after the backoff, until the queue is back.
+      if (!this.#consumer.closing) this.#channel.discard();
       return;
     }
     if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
@@ -182,44 +201,9 @@ class Lane {
     this.#pump = undefined;
   }
 
-  /** Starts the re-subscribe loop unless it runs or is not needed. */
-  keepSubscribed(): void {
-    if (this.#loop !== undefined || this.#consumer.closing) return;
-    this.#loop = this.#resubscribe().finally(() => {
-      this.#loop = undefined;
-    });
-  }
-
-  async #resubscribe(): Promise<void> {
-    const { options, logger, connection } = this.#consumer;
-    let delayMs = options.resubscribeMinDelayMs;
-    for (let attempt = 0; !this.#consumer.closing && !this.subscribed; attempt++) {
-      const model = connection.model;
-      if (model === undefined) return; // the connection's next `open` restarts us
-      try {
-        await this.subscribeOnce(model);
-        logger.info({ lane: this.#index, attempt: attempt + 1 }, "consumer subscribed again");
-        return;
-      } catch (error) {
-        const log = { err: error, lane: this.#index, retryInMs: delayMs };
-        if (attempt === 0) logger.warn(log, "could not subscribe, retrying");
-        else logger.debug(log, "could not subscribe, retrying");
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-      delayMs = Math.min(delayMs * 2, options.resubscribeMaxDelayMs);
-    }
-  }
-
   /** Stops taking messages: basic.cancel, and hands back buffered ones. */
   async cancel(): Promise<void> {
-    this.#wake?.();
+    this.#channel.stopReopening();
     const sub = this.#sub;
     if (sub?.open !== true) return;
     const tag = sub.consumerTag;
@@ -242,12 +226,9 @@ class Lane {
   async closeChannel(): Promise<void> {
     const sub = this.#sub;
     this.#sub = undefined;
-    if (sub === undefined) return;
-    sub.delivery.flush(); // the last acks, before the close that would drop them
-    sub.open = false;
-    await sub.channel.close().catch(() => {
-      // Already closed with its connection.
-    });
+    sub?.delivery.flush(); // the last acks, before the close that would drop them
+    if (sub !== undefined) sub.open = false;
+    await this.#channel.close();
   }
 }
 
@@ -267,9 +248,6 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** @internal */
   readonly connection: ManagedConnection;
   readonly #lanes: Lane[];
-  readonly #onOpen = () => {
-    for (const lane of this.#lanes) lane.keepSubscribed();
-  };
   #closing: Promise<void> | undefined;
   #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
@@ -284,6 +262,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.logger = runtime.logger;
     this.connection = deps.connection;
     this.#deps = deps;
+    const backoff = deps.connection.backoff;
+    const resubscribeBackoff = Object.freeze({
+      ...backoff,
+      maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
+    });
     const consumer = this;
     const context: LaneContext = {
       queue: runtime.queue,
@@ -291,6 +274,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       runtime,
       logger: runtime.logger,
       connection: deps.connection,
+      resubscribeBackoff,
       get closing() {
         return consumer.closing;
       },
@@ -335,9 +319,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   /** @internal */
   async start(): Promise<void> {
-    const model = await this.connection.whenOpen(this.options.connectTimeoutMs);
+    await this.connection.whenOpen(this.options.connectTimeoutMs);
     try {
-      for (const lane of this.#lanes) await lane.subscribeOnce(model);
+      for (const lane of this.#lanes) await lane.subscribeOnce();
     } catch (error) {
       await this.close({ drainTimeoutMs: 0 });
       const text = error instanceof Error ? error.message : String(error);
@@ -354,7 +338,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
         { cause: error },
       );
     }
-    this.connection.on("open", this.#onOpen);
+    for (const lane of this.#lanes) lane.keepSubscribed();
     this.#deps.metrics.consumerSources.add(this);
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
@@ -379,7 +363,6 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #close(drainTimeoutMs: number): Promise<void> {
-    this.connection.off("open", this.#onOpen);
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
@@ -399,6 +382,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     }
     await Promise.all(this.#lanes.map((lane) => lane.closeChannel()));
     this.logger.info("consumer closed");
+    this.emit("closed");
   }
 }
 
@@ -441,14 +425,15 @@ export async function startConsumer<T>(
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
-  const resolved = resolveConsumeOptions(policy, options);
+  const logger = deps.logger.child({ queue });
+  const resolved = resolveConsumeOptions(policy, options, logger);
   const runtime: DeliveryRuntime<T> = {
     queue,
     policy,
     options: resolved,
     handler,
     publisher: deps.publisher,
-    logger: deps.logger.child({ queue }),
+    logger,
     meters: bindMeters(deps.metrics, queue, policy),
     tracing: deps.tracing,
   };

@@ -17,7 +17,19 @@
  * order the runtime settled the deliveries.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
-import type { DeliveryChannel } from "./outcome.ts";
+import type { Logger } from "pino";
+import { attemptOf, messageLogFields } from "./context.ts";
+
+/**
+ * The channel a delivery came on. Acks and nacks only make sense there: once
+ * it is closed the broker has already requeued the delivery, and its tag
+ * means nothing (or something else) on any other channel.
+ */
+export interface DeliveryChannel {
+  isOpen(): boolean;
+  ack(message: ConsumeMessage): void;
+  nack(message: ConsumeMessage, requeue: boolean): void;
+}
 
 /** A {@link DeliveryChannel} whose acks of one tick are sent as one. */
 export interface BatchedDeliveryChannel extends DeliveryChannel {
@@ -33,7 +45,15 @@ export interface BatchedDeliveryChannel extends DeliveryChannel {
 export function batchedDeliveryChannel(
   channel: Channel,
   isOpen: () => boolean,
+  logger: Pick<Logger, "debug">,
 ): BatchedDeliveryChannel {
+  // The channel closed between isOpen() and the write: the broker has
+  // requeued the delivery already, so there is nothing to undo, only to note.
+  const dropped = (what: string, message: ConsumeMessage, error: unknown) =>
+    logger.debug(
+      { ...messageLogFields(message, attemptOf(message)), err: error },
+      `${what} dropped: channel closed`,
+    );
   // The latest delivery acked in this tick; acking it with `multiple`
   // covers the earlier ones acked in the same tick.
   let pending: ConsumeMessage | undefined;
@@ -44,7 +64,9 @@ export function batchedDeliveryChannel(
     // isOpen() is checked first; the catch covers a close racing it.
     try {
       channel.ack(message, true);
-    } catch {}
+    } catch (error) {
+      dropped("ack", message, error);
+    }
   };
   return {
     isOpen,
@@ -55,9 +77,12 @@ export function batchedDeliveryChannel(
     },
     nack: (message, requeue) => {
       flush();
+      if (!isOpen()) return;
       try {
         channel.nack(message, false, requeue);
-      } catch {}
+      } catch (error) {
+        dropped("nack", message, error);
+      }
     },
   };
 }

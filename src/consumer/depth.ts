@@ -8,9 +8,9 @@
  * `warren_queue_ready_per_consumer`. The channel is its own: a failed check closes the
  * channel it runs on, and must never take a lane's deliveries with it.
  */
-import type { Channel } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
+import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 
@@ -28,23 +28,22 @@ export function startDepthSampler(options: {
   logger: Logger;
 }): { stop(): Promise<void> } {
   const queues = depthQueues(options.policy);
-  let channel: Channel | undefined;
+  // Opened lazily and replaced after a failed check (which closes it); the
+  // interval paces the retries, so it is not kept open in between.
+  const channel = new ReopeningChannel({
+    host: options.connection,
+    create: (model) => model.createChannel(),
+    logger: options.logger,
+    name: "queue depth channel",
+  });
   let running: Promise<void> | undefined;
 
   async function sample(): Promise<void> {
-    const model = options.connection.model;
-    if (model === undefined) return; // reconnecting: try at the next tick
-    if (channel === undefined) {
-      const opened = await model.createChannel();
-      opened.on("error", () => {}); // a failed check; logged below
-      opened.on("close", () => {
-        if (channel === opened) channel = undefined;
-      });
-      channel = opened;
-    }
+    if (options.connection.model === undefined) return; // reconnecting: try at the next tick
+    const open = await channel.get();
     const { metrics, policy } = options;
     for (const queue of queues) {
-      const { messageCount, consumerCount } = await channel.checkQueue(queue);
+      const { messageCount, consumerCount } = await open.checkQueue(queue);
       metrics.queueDepth.set({ queue }, messageCount);
       if (queue === policy.queue) {
         metrics.brokerConsumers.set({ queue }, consumerCount);
@@ -68,8 +67,7 @@ export function startDepthSampler(options: {
     async stop() {
       clearInterval(timer);
       await running;
-      await channel?.close().catch(() => {});
-      channel = undefined;
+      await channel.close();
     },
   };
 }

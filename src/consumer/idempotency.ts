@@ -13,6 +13,7 @@
  * start with `WARREN_IDEMPOTENCY_RETENTION_TOO_SHORT` or
  * `WARREN_IDEMPOTENCY_LEASE_TOO_SHORT`.
  */
+import type { Logger } from "pino";
 import { ErrorCode, NonRetryableError } from "../errors.ts";
 import { IdempotencyError } from "../idempotency/errors.ts";
 import { createIdempotencyGuard, resolveGuardTiming } from "../idempotency/guard.ts";
@@ -41,6 +42,8 @@ export interface GuardedQueue {
   policy: RetryPolicy;
   /** The handler timeout in milliseconds; 0 when disabled. */
   timeoutMs: number;
+  /** The consumer's logger, for a guard built here (failed releases). */
+  logger?: Logger | undefined;
 }
 
 /**
@@ -71,6 +74,7 @@ export function resolveIdempotencyGuard(
       store: option.store,
       ...(option.leaseMs === undefined ? {} : { leaseMs: option.leaseMs }),
       ...(option.retentionMs === undefined ? {} : { retentionMs: option.retentionMs }),
+      ...(queue.logger === undefined ? {} : { logger: queue.logger }),
     },
     limits,
   );

@@ -3,6 +3,7 @@
  * checked. Everything downstream takes {@link ResolvedConsumeOptions} and
  * never re-checks.
  */
+import type { Logger } from "pino";
 import { type ZodType, z } from "zod";
 import { ConsumeError } from "../errors.ts";
 import type { IdempotencyGuard } from "../idempotency/types.ts";
@@ -127,8 +128,6 @@ export const consumeDefaults = Object.freeze({
   requeueDelayMs: 1_000,
   /** Queue depth sampling period, in milliseconds; 0 turns it off. @default 15000 */
   depthIntervalMs: 15_000,
-  /** First pause before re-subscribing, in milliseconds, doubled up to `resubscribeMaxDelayMs`. @default 100 */
-  resubscribeMinDelayMs: 100,
   /** How long the first subscribe waits for the connection to open, in milliseconds. @default 60000 */
   connectTimeoutMs: 60_000,
 });
@@ -140,7 +139,6 @@ export interface ResolvedConsumeOptions<T> {
   timeoutMs: number;
   maxBytes: number;
   drainTimeoutMs: number;
-  resubscribeMinDelayMs: number;
   resubscribeMaxDelayMs: number;
   requeueDelayMs: number;
   depthIntervalMs: number;
@@ -174,6 +172,7 @@ const consumeSchema = z.object({
 export function resolveConsumeOptions<T>(
   policy: RetryPolicy,
   options: ConsumeOptions<T> = {},
+  logger?: Logger,
 ): ResolvedConsumeOptions<T> {
   const d = consumeDefaults;
   const o = resolveOptions(consumeSchema, options, {
@@ -189,7 +188,6 @@ export function resolveConsumeOptions<T>(
     timeoutMs,
     maxBytes: o.maxBytes,
     drainTimeoutMs: o.drainTimeoutMs,
-    resubscribeMinDelayMs: Math.min(d.resubscribeMinDelayMs, o.resubscribeMaxDelayMs),
     resubscribeMaxDelayMs: o.resubscribeMaxDelayMs,
     requeueDelayMs: o.requeueDelayMs,
     depthIntervalMs: o.depthIntervalMs,
@@ -198,7 +196,7 @@ export function resolveConsumeOptions<T>(
       idempotency === undefined
         ? undefined
         : {
-            guard: resolveIdempotencyGuard(idempotency, { policy, timeoutMs }),
+            guard: resolveIdempotencyGuard(idempotency, { policy, timeoutMs, logger }),
             ...(idempotency.key === undefined ? {} : { key: idempotency.key }),
           },
   });

@@ -12,6 +12,7 @@ import {
   deadLetterCount,
   dlqTargetSchema,
   type QueuePair,
+  sessionChannel,
   withSession,
 } from "./target.ts";
 import { QueueWalk } from "./walk.ts";
@@ -80,10 +81,7 @@ export async function inspectDeadLetters(
   return withSession(options, "warren dlq list", async (session) => {
     const { pair, connection } = session;
     const total = await deadLetterCount(session);
-    const channel = await connection.createChannel();
-    channel.on("error", () => {
-      // A failed get rejects with the same error; reported by the caller.
-    });
+    const channel = await sessionChannel(connection);
     const messages: DeadLetter[] = [];
     try {
       const walk = new QueueWalk(channel, pair.deadLetterQueue, total);

@@ -12,6 +12,7 @@ import {
   deadLetterCount,
   dlqTargetSchema,
   type QueuePair,
+  sessionChannel,
   withSession,
 } from "./target.ts";
 
@@ -52,10 +53,7 @@ export async function purgeDeadLetters(options: PurgeDeadLettersOptions): Promis
   return withSession(options, "warren dlq purge", async (session) => {
     const { pair, connection } = session;
     await deadLetterCount(session);
-    const channel = await connection.createChannel();
-    channel.on("error", () => {
-      // The failed purge rejects with the same error.
-    });
+    const channel = await sessionChannel(connection);
     try {
       const { messageCount } = await channel.purgeQueue(pair.deadLetterQueue);
       return { ...pair, purged: messageCount };

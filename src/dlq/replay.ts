@@ -41,6 +41,7 @@ import {
   dlqTargetSchema,
   type QueuePair,
   readyCount,
+  sessionConfirmChannel,
   withSession,
 } from "./target.ts";
 import { QueueWalk } from "./walk.ts";
@@ -262,10 +263,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
       );
     }
 
-    const channel = await connection.createConfirmChannel();
-    channel.on("error", () => {
-      // Channel errors also fail the pending get or publish; handled there.
-    });
+    const channel = await sessionConfirmChannel(connection);
     const result: ReplayResult = {
       ...pair,
       dryRun,

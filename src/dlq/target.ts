@@ -8,13 +8,14 @@
  * Queue checks use a throwaway channel: a passive declare of a missing queue
  * makes the broker close the channel it was sent on (404 NOT_FOUND).
  */
-import type { ChannelModel } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
+import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
 import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
+import { fixedHost, ReopeningChannel } from "../connection/reopening-channel.ts";
 import { maskSecrets } from "../connection/url.ts";
 import { ConnectionError, ErrorCode } from "../errors.ts";
-import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
 import { nonEmptyString } from "../options.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 import { DeadLetterError } from "./errors.ts";
@@ -69,6 +70,26 @@ export interface DeadLetterSession {
 }
 
 /**
+ * One channel on the session's connection, from the connection core
+ * (connection/reopening-channel.ts): its `error` events are handled there,
+ * and the operation that failed rejects with the same error.
+ */
+export function sessionChannel(connection: ChannelModel): Promise<Channel> {
+  return new ReopeningChannel({
+    host: fixedHost(connection),
+    create: (model) => model.createChannel(),
+  }).get();
+}
+
+/** A confirm channel on the session's connection; see {@link sessionChannel}. */
+export function sessionConfirmChannel(connection: ChannelModel): Promise<ConfirmChannel> {
+  return new ReopeningChannel({
+    host: fixedHost(connection),
+    create: (model) => model.createConfirmChannel(),
+  }).get();
+}
+
+/**
  * Opens a connection for one operation. `run` gets the session; the
  * connection is closed afterwards whatever happens, and every error message
  * leaving here has the URLs' passwords masked.
@@ -118,10 +139,7 @@ export async function readyCount(
   connection: ChannelModel,
   queue: string,
 ): Promise<number | undefined> {
-  const channel = await connection.createChannel();
-  channel.on("error", () => {
-    // The failed checkQueue rejects with the same error; handled below.
-  });
+  const channel = await sessionChannel(connection);
   try {
     const ok = await channel.checkQueue(queue);
     await channel.close();

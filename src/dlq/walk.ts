@@ -111,10 +111,17 @@ export class QueueWalk {
    * `total` messages so the queue comes round to its original order.
    */
   async finish(): Promise<void> {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) await this.putBack(pending);
-    while (this.#requeue !== "in-place" && this.#fetched < this.#total) {
+    for (;;) {
+      // A probe inside putBack can leave the next message pending; it must be
+      // given back too, or it stays unacked until the channel closes and the
+      // broker returns it to the head, out of order.
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (pending !== undefined) {
+        await this.putBack(pending);
+        continue;
+      }
+      if (this.#requeue === "in-place" || this.#fetched >= this.#total) break;
       const message = await this.#channel.get(this.#queue, { noAck: false });
       if (message === false) break;
       this.#fetched++;

@@ -4,9 +4,12 @@
  * retry policy: a done mark must outlive every retry copy of its message, or
  * a late copy would find the key forgotten and run the handler again.
  */
+import type { Logger } from "pino";
 import { z } from "zod";
 import { ErrorCode } from "../errors.ts";
+import { resolveLogger } from "../observability/logger.ts";
 import { integer, resolveOptions } from "../options.ts";
+import { retryTierFor } from "../topology/compile.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 import { IdempotencyError } from "./errors.ts";
 import type { GuardOutcome, IdempotencyStore, TimedIdempotencyGuard } from "./types.ts";
@@ -41,6 +44,11 @@ export interface IdempotencyGuardOptions<Store extends IdempotencyStore = Idempo
   leaseMs?: number;
   /** Retention of done keys in milliseconds. @default 86_400_000 */
   retentionMs?: number;
+  /**
+   * Where a failed release is logged (the consumer passes its own).
+   * @default warren's default logger: `warn` to stderr
+   */
+  logger?: Logger;
 }
 
 /** Options checked against the topology and the handler timeout. */
@@ -63,12 +71,9 @@ export interface ResolvedGuardTiming {
  * reuse it), in milliseconds.
  */
 export function retryPathMs(policy: RetryPolicy): number {
-  const { tiers, maxAttempts } = policy;
-  if (tiers.length === 0) return 0;
   let total = 0;
-  for (let attempt = 1; attempt < maxAttempts; attempt++) {
-    const tier = tiers[Math.min(attempt, tiers.length) - 1];
-    total += tier?.delayMs ?? 0;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt++) {
+    total += retryTierFor(policy, attempt)?.delayMs ?? 0;
   }
   return total;
 }
@@ -114,6 +119,29 @@ export function leaseLostError(key: string): IdempotencyError {
   );
 }
 
+/**
+ * Releases the lease of a run that failed, so that the retry can take it at
+ * once. A failed release must not hide the handler's error, but it must not
+ * go unseen either: the key then stays leased until the lease expires, and
+ * every copy arriving before that is sent back to the retry tier.
+ */
+export async function releaseAfterFailure(
+  store: Pick<IdempotencyStore, "release">,
+  key: string,
+  token: string,
+  leaseMs: number,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await store.release(key, token);
+  } catch (error) {
+    logger.warn(
+      { err: error, key, leaseMs },
+      `idempotency key "${key}": releasing the lease after a failed run failed; the key stays leased for up to ${leaseMs} ms and copies arriving before then wait in the retry tier`,
+    );
+  }
+}
+
 /** The outcome of a key whose lease was not acquired: done, or held by another. */
 export function notRun(begun: { status: "done" | "in-progress" }): GuardOutcome {
   return { status: begun.status === "done" ? "duplicate" : "in-progress" };
@@ -132,6 +160,7 @@ export function createIdempotencyGuard(
 ): TimedIdempotencyGuard {
   const { store } = options;
   const { leaseMs, retentionMs } = resolveGuardTiming(options, limits);
+  const logger = resolveLogger(options.logger);
   const scope: Record<string, never> = Object.freeze({});
   return {
     leaseMs,
@@ -142,9 +171,7 @@ export function createIdempotencyGuard(
       try {
         await work(scope);
       } catch (error) {
-        // The lease would expire on its own; releasing lets the retry take
-        // it at once. A failed release must not hide the handler's error.
-        await store.release(key, begun.token).catch(() => undefined);
+        await releaseAfterFailure(store, key, begun.token, leaseMs, logger);
         throw error;
       }
       if (!(await store.complete(key, begun.token, retentionMs))) throw leaseLostError(key);

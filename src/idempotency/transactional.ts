@@ -13,7 +13,15 @@
  * rolled back.
  */
 import type { PoolClient } from "pg";
-import { type IdempotencyLimits, leaseLostError, notRun, resolveGuardTiming } from "./guard.ts";
+import type { Logger } from "pino";
+import { resolveLogger } from "../observability/logger.ts";
+import {
+  type IdempotencyLimits,
+  leaseLostError,
+  notRun,
+  releaseAfterFailure,
+  resolveGuardTiming,
+} from "./guard.ts";
 import type { PostgresIdempotencyStore } from "./postgres-store.ts";
 import type { GuardOutcome, TimedIdempotencyGuard, TransactionScope } from "./types.ts";
 
@@ -25,6 +33,11 @@ export interface TransactionalGuardOptions {
   leaseMs?: number;
   /** Retention of done keys in milliseconds. @default 86_400_000 */
   retentionMs?: number;
+  /**
+   * Where a failed release is logged.
+   * @default warren's default logger: `warn` to stderr
+   */
+  logger?: Logger;
 }
 
 /** A guard whose work receives `{ client }`, a pg client inside a transaction. */
@@ -43,6 +56,7 @@ export function createTransactionalIdempotencyGuard(
 ): TransactionalIdempotencyGuard {
   const { store } = options;
   const { leaseMs, retentionMs } = resolveGuardTiming(options, limits);
+  const logger = resolveLogger(options.logger);
   return {
     leaseMs,
     retentionMs,
@@ -53,7 +67,7 @@ export function createTransactionalIdempotencyGuard(
       try {
         client = await store.pool.connect();
       } catch (error) {
-        await store.release(key, begun.token).catch(() => undefined);
+        await releaseAfterFailure(store, key, begun.token, leaseMs, logger);
         throw error;
       }
       let broken: unknown;
@@ -72,7 +86,7 @@ export function createTransactionalIdempotencyGuard(
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
           broken = rollbackError;
         });
-        await store.release(key, begun.token).catch(() => undefined);
+        await releaseAfterFailure(store, key, begun.token, leaseMs, logger);
         throw error;
       } finally {
         // A connection whose ROLLBACK failed is discarded, not pooled.

@@ -1,7 +1,6 @@
 /**
  * A small typed client for the RabbitMQ management HTTP API: only the calls
- * warren needs (read a vhost's objects, create a vhost, import definitions,
- * get messages). It speaks through node:http/https rather than fetch so that
+ * warren needs (read a vhost's objects, create a vhost, import definitions). It speaks through node:http/https rather than fetch so that
  * the TLS material of an amqps broker (private CA, client certificate) applies
  * to the management API as well.
  *
@@ -12,8 +11,8 @@
  */
 import http from "node:http";
 import https from "node:https";
+import type { ResolvedEndpoint, TlsMaterial } from "../connection/endpoint.ts";
 import { ConnectionError, ErrorCode } from "../errors.ts";
-import type { ResolvedEndpoint, TlsMaterial } from "./endpoint.ts";
 
 /** AMQP table as the management API reports it (JSON-typed values). */
 export type ManagementArguments = Record<string, unknown>;
@@ -44,12 +43,23 @@ export interface ManagementQueue {
   messages_ready?: number;
   messages_unacknowledged?: number;
   consumers?: number;
-  /** Rates over the management API's sample window; absent before any traffic. */
-  message_stats?: {
-    publish_details?: { rate?: number; avg_rate?: number };
-    deliver_get_details?: { rate?: number; avg_rate?: number };
-    ack_details?: { rate?: number; avg_rate?: number };
-  };
+  /** Message counters and rates; absent until the queue has seen traffic. */
+  message_stats?: ManagementMessageStats;
+}
+
+/** A counter with its current rate, as in `message_stats` (`publish_details`, ...). */
+export interface ManagementRate {
+  /** Per second, over the broker's last sample interval. */
+  rate: number;
+  /** Per second, averaged over the management API's sample window (when asked for one). */
+  avg_rate?: number;
+}
+
+/** The rates of `message_stats` warren reads. */
+export interface ManagementMessageStats {
+  publish_details?: ManagementRate;
+  deliver_get_details?: ManagementRate;
+  ack_details?: ManagementRate;
 }
 
 /** A binding as `GET /api/bindings/{vhost}` reports it. */
@@ -61,44 +71,6 @@ export interface ManagementBinding {
   routing_key: string;
   arguments: ManagementArguments;
   properties_key: string;
-}
-
-/** The fields of `GET /api/overview` warren reads. */
-export interface ManagementOverview {
-  rabbitmq_version?: string;
-  management_version?: string;
-  cluster_name?: string;
-}
-
-/** One message returned by `POST /api/queues/{vhost}/{queue}/get`. */
-export interface ManagementMessage {
-  payload: string;
-  payload_encoding: "string" | "base64";
-  payload_bytes: number;
-  redelivered: boolean;
-  exchange: string;
-  routing_key: string;
-  message_count: number;
-  properties: Record<string, unknown> & { headers?: Record<string, unknown> };
-}
-
-/** Options of {@link ManagementClient.getMessages}. */
-export interface GetMessagesOptions {
-  count: number;
-  /**
-   * `ack_requeue_true` peeks (messages go back, marked redelivered);
-   * `reject_requeue_false` removes them.
-   * @default "ack_requeue_true"
-   */
-  ackMode?:
-    | "ack_requeue_true"
-    | "ack_requeue_false"
-    | "reject_requeue_true"
-    | "reject_requeue_false";
-  /** @default "auto" */
-  encoding?: "auto" | "base64";
-  /** Truncate payloads longer than this many bytes. */
-  truncateBytes?: number;
 }
 
 /** Permissions granted on a vhost. */
@@ -157,11 +129,6 @@ export class ManagementClient {
       timeoutMs: endpoint.timeoutMs,
       tls: endpoint.tls,
     });
-  }
-
-  /** Broker and management versions. */
-  async overview(): Promise<ManagementOverview> {
-    return (await this.#json("GET", "/api/overview")) as ManagementOverview;
   }
 
   /** True when the vhost exists. */
@@ -236,25 +203,6 @@ export class ManagementClient {
   /** Imports a definitions document into one vhost (`POST /api/definitions/{vhost}`). */
   async importDefinitions(vhost: string, definitions: unknown): Promise<void> {
     await this.#json("POST", `/api/definitions/${encodeSegment(vhost)}`, definitions);
-  }
-
-  /** Fetches up to `count` messages from a queue (`POST /api/queues/{vhost}/{queue}/get`). */
-  async getMessages(
-    vhost: string,
-    queue: string,
-    options: GetMessagesOptions,
-  ): Promise<ManagementMessage[]> {
-    const body: Record<string, unknown> = {
-      count: options.count,
-      ackmode: options.ackMode ?? "ack_requeue_true",
-      encoding: options.encoding ?? "auto",
-    };
-    if (options.truncateBytes !== undefined) body.truncate = options.truncateBytes;
-    return (await this.#json(
-      "POST",
-      `/api/queues/${encodeSegment(vhost)}/${encodeSegment(queue)}/get`,
-      body,
-    )) as ManagementMessage[];
   }
 
   async #json(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -91,22 +91,32 @@ export function buildEnvelope(
   return envelope;
 }
 
-let lastMs = 0;
+let lastMs = -1;
 let lastHex = "";
+let counter = 0;
 
 /**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so
- * ids sort by creation time and index well. Built from a random v4 UUID
- * (Node batches its entropy, which keeps this fast) whose first 48 bits are
- * replaced by the timestamp and whose version nibble becomes 7; the
- * variant bits of v4 and v7 are the same.
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter, then
+ * random bits, so ids sort by creation time and index well. Within one
+ * millisecond the counter (seeded at random below 0x800 on each new
+ * millisecond) grows by one per id, so ids made in order sort in order
+ * (RFC 9562 §6.2, method 1); when it runs out, or the clock steps back, the
+ * timestamp is carried forward instead, so order is never broken. The random
+ * bits come from a v4 UUID (Node batches its entropy, which keeps this
+ * fast); the variant bits of v4 and v7 are the same.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
-  if (nowMs !== lastMs) {
+  // random: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx
+  const random = randomUUID();
+  if (nowMs > lastMs) {
     lastMs = nowMs;
     lastHex = nowMs.toString(16).padStart(12, "0");
+    counter = Number.parseInt(random.slice(15, 18), 16) & 0x7ff;
+  } else if (++counter > 0xfff) {
+    lastMs += 1;
+    lastHex = lastMs.toString(16).padStart(12, "0");
+    counter = 0;
   }
-  const random = randomUUID();
-  // random: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx
-  return `${lastHex.slice(0, 8)}-${lastHex.slice(8, 12)}-7${random.slice(15)}`;
+  const count = counter.toString(16).padStart(3, "0");
+  return `${lastHex.slice(0, 8)}-${lastHex.slice(8, 12)}-7${count}-${random.slice(19)}`;
 }

@@ -1,6 +1,9 @@
 /**
- * The confirmed publisher (docs/architecture.md#the-publishers-promise): one confirm channel on the
- * publisher's own connection, rebuilt whenever the connection reopens.
+ * The confirmed publisher (docs/architecture.md#the-publishers-promise): one
+ * confirm channel on the publisher's own connection, kept open by a
+ * ReopeningChannel (connection/reopening-channel.ts): reopened after the
+ * broker closes it, with the client's backoff, and whenever the connection
+ * reopens.
  *
  * Every publish becomes a pending entry that settles exactly once:
  *
@@ -18,15 +21,14 @@
  *   write, settles it as failed *in doubt*: the broker may have the message.
  *   Nothing that was written is ever reported as confirmed without an ack.
  */
-import type { ChannelModel, ConfirmChannel, Message } from "amqplib";
+import type { ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
-import { backoffDelayMs } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
+import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import { Backlog, type Pending } from "./backlog.ts";
-import { coalesceSocketWrites } from "./coalesce.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import { type MessageRegistry, validatePayload } from "./messages.ts";
@@ -60,10 +62,9 @@ export class Publisher implements ConfirmedSender {
   #writable = true;
   #outstanding = 0;
   #accepting = true;
-  #stopped = false;
   #idle: PromiseWithResolvers<void> | undefined;
   #closing: Promise<void> | undefined;
-  #reopenTimer: NodeJS.Timeout | undefined;
+  readonly #reopening: ReopeningChannel<ConfirmChannel>;
   #gaugeScheduled = false;
 
   constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
@@ -73,12 +74,19 @@ export class Publisher implements ConfirmedSender {
     this.#metrics = deps.metrics;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
     this.#tracing = deps.tracing;
-    this.#connection.on("open", this.#onOpen);
+    this.#reopening = new ReopeningChannel<ConfirmChannel>({
+      host: deps.connection,
+      create: (model) => model.createConfirmChannel(),
+      onOpen: (channel) => this.#setUp(channel),
+      onClose: (channel) => this.#onChannelClosed(channel),
+      backoff: deps.connection.backoff,
+      logger: deps.logger,
+      name: "publish channel",
+    });
     this.#connection.on("lost", this.#onLost);
     this.#connection.on("blocked", this.#onBlocked);
     this.#connection.on("unblocked", this.#onUnblocked);
-    const model = this.#connection.model;
-    if (model !== undefined) void this.#openChannel(model, 0);
+    this.#reopening.keepOpen();
   }
 
   /** The publisher's settings, defaults applied. */
@@ -337,28 +345,8 @@ export class Publisher implements ConfirmedSender {
     entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? "NO_ROUTE"}`;
   }
 
-  readonly #onOpen = (model: ChannelModel): void => {
-    void this.#openChannel(model, 0);
-  };
-
-  async #openChannel(model: ChannelModel, attempt: number): Promise<void> {
-    if (this.#stopped || this.#connection.model !== model) return;
-    coalesceSocketWrites(model);
-    let channel: ConfirmChannel;
-    try {
-      channel = await model.createConfirmChannel();
-    } catch (error) {
-      if (this.#stopped || this.#connection.model !== model) return;
-      const delayMs = backoffDelayMs(attempt);
-      this.#logger.warn({ err: error, retryInMs: delayMs }, "could not open the publish channel");
-      clearTimeout(this.#reopenTimer);
-      this.#reopenTimer = setTimeout(() => void this.#openChannel(model, attempt + 1), delayMs);
-      return;
-    }
-    if (this.#stopped || this.#connection.model !== model || this.#channel !== undefined) {
-      channel.close().catch(() => {});
-      return;
-    }
+  /** Sets a new confirm channel up: its confirms, returns and drain reach this publisher. */
+  #setUp(channel: ConfirmChannel): void {
     channel.on("error", (error: Error) => {
       if (channel === this.#channel) this.#channelError = error;
       this.#logger.warn({ err: error }, "publish channel error");
@@ -366,7 +354,6 @@ export class Publisher implements ConfirmedSender {
     channel.on("handler-error", (error: Error) => {
       this.#logger.error({ err: error }, "listener of a publish channel event threw");
     });
-    channel.on("close", () => this.#onChannelClosed(channel, model));
     channel.on("ack", (f) => this.#confirm(channel, f.deliveryTag, f.multiple, false));
     channel.on("nack", (f) => this.#confirm(channel, f.deliveryTag, f.multiple, true));
     channel.on("return", (message: Message) => this.#onReturn(channel, message));
@@ -383,11 +370,10 @@ export class Publisher implements ConfirmedSender {
     this.#pump();
   }
 
-  #onChannelClosed(channel: ConfirmChannel, model: ChannelModel): void {
+  #onChannelClosed(channel: ConfirmChannel): void {
     if (channel !== this.#channel) return;
     const cause = this.#channelError;
     this.#dropChannel(`the channel closed${cause === undefined ? "" : ` (${cause.message})`}`);
-    if (!this.#stopped && this.#connection.model === model) void this.#openChannel(model, 0);
   }
 
   /** Fails every written entry in doubt; queued ones wait for the next channel. */
@@ -452,18 +438,10 @@ export class Publisher implements ConfirmedSender {
       this.#idle = Promise.withResolvers<void>();
       await this.#idle.promise;
     }
-    this.#stopped = true;
-    clearTimeout(this.#reopenTimer);
-    this.#connection.off("open", this.#onOpen);
     this.#connection.off("lost", this.#onLost);
     this.#connection.off("blocked", this.#onBlocked);
     this.#connection.off("unblocked", this.#onUnblocked);
-    const channel = this.#channel;
     this.#channel = undefined;
-    if (channel !== undefined) {
-      await channel.close().catch((error: unknown) => {
-        this.#logger.debug({ err: error }, "close of a dead publish channel");
-      });
-    }
+    await this.#reopening.close();
   }
 }

@@ -19,10 +19,10 @@
  * limit).
  */
 import type { ChannelModel, GetMessage } from "amqplib";
+import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
 import { openOneShotConnection } from "../connection/one-shot.ts";
 import { HEADER } from "../headers.ts";
 import { ManagementClient, type ManagementQueue } from "../management/client.ts";
-import { type BrokerEndpointOptions, resolveEndpoint } from "../management/endpoint.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 

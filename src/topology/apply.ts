@@ -11,18 +11,19 @@
  * replaced, and the objects that depend on the failed one are skipped.
  * Nothing is ever deleted.
  */
-import type { Channel, ChannelModel } from "amqplib";
+import type { Channel } from "amqplib";
 import { z } from "zod";
-import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
-import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
-import { maskSecrets } from "../connection/url.ts";
-import { ConnectionError, ErrorCode, TopologyError, WarrenError } from "../errors.ts";
-import { ManagementClient } from "../management/client.ts";
 import {
   type BrokerEndpointOptions,
   type ResolvedEndpoint,
   resolveEndpoint,
-} from "../management/endpoint.ts";
+} from "../connection/endpoint.ts";
+import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
+import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
+import { fixedHost, ReopeningChannel } from "../connection/reopening-channel.ts";
+import { maskSecrets } from "../connection/url.ts";
+import { ConnectionError, ErrorCode, TopologyError, WarrenError } from "../errors.ts";
+import { ManagementClient } from "../management/client.ts";
 import { nonEmptyString, resolveOptions } from "../options.ts";
 import type { CompiledTopology } from "./model.ts";
 import { observeTopology } from "./observe.ts";
@@ -164,7 +165,7 @@ export async function applyTopology(
       notDeclared: plan.steps.filter((s) => s.status === "not-declared"),
       changed: creates.length > 0,
     };
-    if (!dryRun) await execute(plan, endpoint, management);
+    if (!dryRun) await executePlanSteps(plan, endpoint, management);
     return result;
   } catch (error) {
     throw masked(error, mask);
@@ -172,24 +173,17 @@ export async function applyTopology(
 }
 
 /**
- * Executes a plan computed earlier (by {@link planAgainstBroker}): creates
- * the vhost if the plan says so, then declares every `create` step in order.
- * Refuses a plan with conflicts. If the broker changed since the plan and now
- * refuses a declaration, throws `WARREN_TOPOLOGY_CONFLICT` naming the object,
- * after declaring what does not depend on it.
+ * Performs the `create` steps of a conflict-free plan: creates the vhost if
+ * the plan says so, then declares the rest in order. If the broker changed
+ * since the plan and now refuses a declaration, throws
+ * `WARREN_TOPOLOGY_CONFLICT` naming the object, after declaring what does not
+ * depend on it. Internal: {@link applyTopology} plans and calls it.
  */
-export async function executePlan(plan: Plan, options: BrokerEndpointOptions): Promise<void> {
-  const mask = masker(options);
-  try {
-    if (plan.hasConflicts) throw conflictError(plan);
-    const endpoint = await resolveEndpoint(options);
-    await execute(plan, endpoint, ManagementClient.fromEndpoint(endpoint));
-  } catch (error) {
-    throw masked(error, mask);
-  }
-}
-
-async function execute(plan: Plan, endpoint: ResolvedEndpoint, management: ManagementClient) {
+export async function executePlanSteps(
+  plan: Plan,
+  endpoint: ResolvedEndpoint,
+  management: ManagementClient,
+): Promise<void> {
   const creates = plan.steps.filter((s) => s.status === "create");
   if (creates.length === 0) return;
   if (creates.some((s) => s.kind === "vhost")) {
@@ -211,42 +205,6 @@ async function createVhost(management: ManagementClient, vhost: string, user: st
       );
     }
     throw error;
-  }
-}
-
-/**
- * One channel at a time, replaced when the broker closes it. Channel errors
- * are also delivered as 'error' events; the listener keeps them from being
- * unhandled, and the failed call's rejection carries the same error.
- */
-class ChannelSlot {
-  #connection: ChannelModel;
-  #channel: Channel | undefined;
-
-  constructor(connection: ChannelModel) {
-    this.#connection = connection;
-  }
-
-  async get(): Promise<Channel> {
-    if (this.#channel !== undefined) return this.#channel;
-    const channel = await this.#connection.createChannel();
-    channel.on("error", () => {
-      // The pending operation rejects with this error; it is handled there.
-    });
-    channel.on("close", () => {
-      if (this.#channel === channel) this.#channel = undefined;
-    });
-    this.#channel = channel;
-    return channel;
-  }
-
-  /** Drops the current channel after a failed operation (the broker closes it). */
-  discard(): void {
-    const channel = this.#channel;
-    this.#channel = undefined;
-    channel?.close().catch(() => {
-      // Already closed by the broker.
-    });
   }
 }
 
@@ -297,7 +255,12 @@ async function declare(endpoint: ResolvedEndpoint, vhost: string, steps: PlanSte
   connection.on("error", () => {
     // A connection-level error also fails the pending operation; handled there.
   });
-  const slot = new ChannelSlot(connection);
+  // One channel at a time, replaced after a declaration the broker refused
+  // (which closes it).
+  const slot = new ReopeningChannel({
+    host: fixedHost(connection),
+    create: (model) => model.createChannel(),
+  });
   const conflicts: string[] = [];
   const failures: string[] = [];
   const failed = new Set<string>();

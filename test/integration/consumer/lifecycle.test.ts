@@ -86,8 +86,12 @@ describe("close()", () => {
     await h.publish("events", "job.created", { n: 1 });
     await h.publish("events", "job.created", { n: 2 });
     await waitFor(() => started);
-    await consumer.close();
+    let closedEvents = 0;
+    consumer.on("closed", () => closedEvents++);
+    await Promise.all([consumer.close(), consumer.close()]);
     expect(finished).toBe(true);
+    // Emitted once, when close() is done (the client drops the consumer on it).
+    expect(closedEvents).toBe(1);
     expect(await consumed("acked")).toBe(1);
     // The second one was never started and is back in the queue.
     await waitFor(async () => (await h.depth(Q)) === 1);

@@ -137,6 +137,32 @@ describe("replayDeadLetters", () => {
       expect((await drain(url, "work")).map((m) => m.properties.messageId)).toEqual(matching);
       expect((await drain(url, "work.dlq")).map((m) => m.properties.messageId)).toEqual(others);
     });
+
+    it(`a replay that reaches its limit before giving any message back leaves the rest in order (${type})`, async () => {
+      const { url, remove } = await freshTopology({ work: { type, ...bound } });
+      cleanups.push(remove);
+      const messageIds = ids(4);
+      await publishDeadLetters(
+        url,
+        "work",
+        messageIds.map((messageId) => ({ messageId })),
+      );
+
+      const dry = await replayDeadLetters({
+        url,
+        managementUrl,
+        queue: "work",
+        limit: 1,
+        dryRun: true,
+      });
+      expect(dry).toMatchObject({ replayed: 1, skipped: 0 });
+      const one = await replayDeadLetters({ url, managementUrl, queue: "work", limit: 1 });
+      expect(one.messages.map((m) => m.messageId)).toEqual(["m-000"]);
+
+      expect((await drain(url, "work.dlq")).map((m) => m.properties.messageId)).toEqual(
+        messageIds.slice(1),
+      );
+    });
   }
 
   it("restores the original exchange and routing key from x-death for a message the broker dead-lettered", async () => {

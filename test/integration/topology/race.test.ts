@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { resolveEndpoint } from "../../../src/connection/endpoint.ts";
 import { TopologyError } from "../../../src/errors.ts";
-import { executePlan, planAgainstBroker } from "../../../src/topology/apply.ts";
+import { ManagementClient } from "../../../src/management/client.ts";
+import { executePlanSteps, planAgainstBroker } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { loadTopology } from "../../../src/topology/load.ts";
 import { management as managementApi } from "../../support/broker.ts";
@@ -29,7 +31,9 @@ describe("a conflict that appears after planning", () => {
       }),
     });
 
-    const error = await executePlan(plan, options).then(
+    const endpoint = await resolveEndpoint(options);
+    const steps = executePlanSteps(plan, endpoint, ManagementClient.fromEndpoint(endpoint));
+    const error = await steps.then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -1,3 +1,4 @@
+import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { idempotencyKeyOf, resolveIdempotencyGuard } from "../../../src/consumer/idempotency.ts";
 import { NonRetryableError } from "../../../src/errors.ts";
@@ -51,16 +52,25 @@ describe("idempotency guard", () => {
     expect(retry).toHaveBeenCalledTimes(1);
   });
 
-  it("rethrows the work's error even when the release fails", async () => {
+  it("rethrows the work's error even when the release fails, and logs the failed release", async () => {
     const store = createMemoryIdempotencyStore();
     const failing: IdempotencyStore = {
       ...store,
       begin: (k, l) => store.begin(k, l),
       release: async () => Promise.reject(new Error("store down")),
     };
-    const guard = createIdempotencyGuard({ store: failing });
+    const warnings: { msg: string; key?: string; err?: { message: string } }[] = [];
+    const logger = pino(
+      { level: "warn" },
+      { write: (line: string) => warnings.push(JSON.parse(line)) },
+    );
+    const guard = createIdempotencyGuard({ store: failing, leaseMs: 5_000, logger });
     const boom = new Error("boom");
     await expect(guard.run("m-1", async () => Promise.reject(boom))).rejects.toBe(boom);
+    // ... and says so: the key stays leased until the lease runs out.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ key: "m-1", err: { message: "store down" } });
+    expect(warnings[0]?.msg).toContain("stays leased for up to 5000 ms");
   });
 
   it("rejects with WARREN_IDEMPOTENCY_LEASE_LOST when the lease was taken over mid-work", async () => {

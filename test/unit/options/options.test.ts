@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { connect } from "../../../src/client.ts";
 import { resolveConnectOptions } from "../../../src/connect-options.ts";
+import { startConsole } from "../../../src/console/server.ts";
 import { resolveConsumeOptions } from "../../../src/consumer/options.ts";
 import { inspectDeadLetters } from "../../../src/dlq/inspect.ts";
 import { purgeDeadLetters } from "../../../src/dlq/purge.ts";
@@ -223,6 +224,21 @@ describe("health server options", () => {
     await expectRejectsInvalid(
       () => serveHealth({ registry, readiness, port: value as number }),
       "port",
+    );
+  });
+});
+
+describe("console options", () => {
+  it.each([-1, 65_536, 1.5, Number.NaN, "8080"])("refuses port: %s", async (value) => {
+    await expectRejectsInvalid(() => startConsole({ url, port: value as number }), "port");
+  });
+
+  it("refuses a refreshMs under 500 and a short token as a ConsoleError, before listening", async () => {
+    await expectRejectsInvalid(() => startConsole({ url, refreshMs: 100 }), "refreshMs");
+    const error = (await startConsole({ url, token: "short" }).catch((e: unknown) => e)) as Error;
+    expect(error.name).toBe("ConsoleError");
+    expect(error.message).toBe(
+      'startConsole(): option token must be a string of at least 16 characters, got "short"',
     );
   });
 });

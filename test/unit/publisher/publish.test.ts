@@ -21,6 +21,16 @@ describe("uuidv7", () => {
     const prefixes = ids.map((id) => id.slice(0, 13));
     expect([...prefixes].sort()).toEqual(prefixes);
   });
+
+  it("stays in creation order within one millisecond, past 4,096 ids and when the clock steps back", () => {
+    const now = 1_800_000_000_000;
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(now));
+    ids.push(uuidv7(now - 5)); // a clock stepped back never sorts before earlier ids
+    ids.push(...Array.from({ length: 1_000 }, () => uuidv7()));
+    for (const id of ids) expect(id).toMatch(UUID_V7);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
 });
 
 describe("buildEnvelope", () => {

@@ -5,8 +5,8 @@
  * URLs that get printed, so output and logs only ever see masked forms.
  */
 import { readFile } from "node:fs/promises";
-import { maskUrl } from "../connection/url.ts";
 import { ConnectionError, ErrorCode } from "../errors.ts";
+import { maskUrl } from "./url.ts";
 
 /** TLS material for amqps and https, given as file paths. */
 export interface TlsFiles {
