@@ -40,6 +40,7 @@ export function topologyFor(queue: string): CompiledTopology {
     retryPolicies: {
       [queue]: { queue, maxAttempts: 1, tiers: [], deadLetterQueue: `${queue}.dlq` },
     },
+    delays: {},
   };
 }
 

@@ -15,7 +15,7 @@
  * Add scenarios by exporting a `Comparison[]` from a module next to this one
  * and listing it in `comparisons` below.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { connect as amqpConnect } from "amqplib";
@@ -170,8 +170,15 @@ try {
   }
 
   if (write && latency !== undefined) {
+    // The outbox table (bench/outbox.ts) lives in a marked block of the
+    // same page; keep it.
+    const path = new URL("../docs/performance.md", import.meta.url);
+    const previous = await readFile(path, "utf8").catch(() => "");
+    const outboxBlock = /<!-- outbox-bench:start -->[\s\S]*<!-- outbox-bench:end -->/.exec(
+      previous,
+    )?.[0];
     await writeFile(
-      new URL("../docs/performance.md", import.meta.url),
+      path,
       page({
         table,
         rows,
@@ -179,7 +186,7 @@ try {
         latency,
         version: await brokerVersion(broker.url),
         brokerSource: brokerSources[broker.source],
-      }),
+      }) + (outboxBlock === undefined ? "" : `\n${outboxBlock}\n`),
     );
     console.log("wrote docs/performance.md");
   }

@@ -19,7 +19,7 @@ import type { BackoffOptions } from "./connection/backoff.ts";
 import { type ConnectionRole, ManagedConnection } from "./connection/connection.ts";
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
-import { ConsumeError, ErrorCode } from "./errors.ts";
+import { ConnectionError, ConsumeError, ErrorCode } from "./errors.ts";
 import { type Readiness, type ReadinessCheck, readinessCheck } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
@@ -165,6 +165,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
         tracing,
+        topology: this.topology,
       },
       { ...this.#options.publisher, exchange: this.#options.publishExchange },
     );
@@ -299,7 +300,10 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   /**
    * Ready when the publisher is connected and every open consumer consumes;
    * for `/readyz`. `checks` names each part: `publisher`, then
-   * `consumer:<queue>` for each consumer.
+   * `consumer:<queue>` for each consumer. A consumer paused on purpose (a
+   * tripped or probing kill switch, an operator's `pause()`) is listed in
+   * `degraded` (and its check carries the reason) and leaves the process
+   * ready.
    */
   readiness(): Readiness {
     const reasons: string[] = [];
@@ -312,15 +316,28 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     }
     if (publisherProblem !== undefined) reasons.push(publisherProblem);
     checks.push(readinessCheck("publisher", publisherProblem));
+    const degraded: string[] = [];
     for (const consumer of this.#consumers) {
       if (consumer.closing) continue;
+      // Paused on purpose (kill switch, operator): restarting would not help.
+      const held = consumer.pausedReason;
+      if (held !== undefined) {
+        degraded.push(held);
+        checks.push(readinessCheck(`consumer:${consumer.queue}`, undefined, held));
+        continue;
+      }
       const problem = consumer.consuming
         ? undefined
         : `not consuming ${consumer.queue} (${consumer.subscribedLanes}/${consumer.options.concurrency} lanes subscribed)`;
       if (problem !== undefined) reasons.push(problem);
       checks.push(readinessCheck(`consumer:${consumer.queue}`, problem));
     }
-    return { ready: reasons.length === 0, reasons, checks };
+    return {
+      ready: reasons.length === 0,
+      reasons,
+      checks,
+      ...(degraded.length === 0 ? {} : { degraded }),
+    };
   }
 
   /**
@@ -339,10 +356,21 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
     await Promise.all([this.publisherConnection.close(), this.#consumerConnection?.close()]);
   }
 
-  /** @internal Opens the publisher connection; used by {@link connect}. */
+  /**
+   * @internal Opens the publisher connection and waits for its confirm
+   * channel, so that `publish` and `readiness()` work at once; used by
+   * {@link connect}.
+   */
   async open(): Promise<void> {
     try {
       await this.publisherConnection.open();
+      const timeoutMs = this.#options.connectTimeoutMs;
+      if (!(await this.#publisher.whenReady(timeoutMs))) {
+        throw new ConnectionError(
+          ErrorCode.WARREN_CONNECT_TIMEOUT,
+          `${this.publisherConnection.name}: connected, but the publish channel did not open within ${timeoutMs} ms. Check the broker's logs (channel limits, permissions on the vhost), or raise connectTimeoutMs.`,
+        );
+      }
     } catch (error) {
       await this.close();
       throw error;
@@ -351,7 +379,9 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 }
 
 /**
- * Connects to the broker and returns the client. The first connect retries
+ * Connects to the broker and returns the client, once the publisher's
+ * confirm channel is open: `readiness()` reports ready and `publish` writes
+ * at once when it resolves. The first connect retries
  * with capped exponential backoff and jitter until `initialConnectDeadlineMs`,
  * so a service may start before its broker; it rejects with a
  * `ConnectionError` (`WARREN_CONNECT_TIMEOUT`) after that.

@@ -61,6 +61,8 @@ export const ERROR_CODES = Object.freeze({
   WARREN_PUBLISH_NOT_CONNECTED: "publish",
   WARREN_PUBLISH_BACKLOG_FULL: "publish",
   WARREN_PUBLISH_CLOSED: "publish",
+  WARREN_PUBLISH_INVALID_OPTIONS: "publish",
+  WARREN_PUBLISH_DELAY_UNDECLARED: "publish",
   WARREN_CONSUME_NO_TOPOLOGY: "consume",
   WARREN_CONSUME_CLIENT_CLOSED: "consume",
   WARREN_CONNECT_TIMEOUT: "connection",
@@ -76,18 +78,24 @@ export const ERROR_CODES = Object.freeze({
   WARREN_WORKER_INVALID: "consume",
   WARREN_CONSUME_QUEUE_MISSING: "consume",
   WARREN_CONSUME_SUBSCRIBE_FAILED: "consume",
+  WARREN_RETRY_LATER_INVALID_DELAY: "consume",
   WARREN_CONSOLE_LISTEN_FAILED: "console",
   WARREN_CONSOLE_ASSETS_MISSING: "console",
   WARREN_CONSOLE_FORBIDDEN: "console",
   WARREN_CONSOLE_BAD_REQUEST: "console",
   WARREN_CONSOLE_UNKNOWN_QUEUE: "console",
+  WARREN_OUTBOX_TABLE_MISSING: "outbox",
+  WARREN_OUTBOX_NOT_IN_TRANSACTION: "outbox",
+  WARREN_OUTBOX_DATABASE_UNAVAILABLE: "outbox",
+  WARREN_OUTBOX_RELAY_STATE: "outbox",
 } as const satisfies Record<string, ErrorScope>);
 
 /**
  * Who can act on an error: `options` (the caller passed a bad option, or a
  * needed optional package is missing), `topology`, `connection`, `publish`,
- * `consume`, `idempotency`, `dlq`, `console` (the web console), `cli`
- * (command-line usage) and `testing` (the `warren/testing` helpers).
+ * `consume`, `idempotency`, `dlq`, `console` (the web console), `outbox`
+ * (the transactional outbox), `cli` (command-line usage) and `testing`
+ * (the `warren/testing` helpers).
  */
 export type ErrorScope =
   | "options"
@@ -98,6 +106,7 @@ export type ErrorScope =
   | "idempotency"
   | "dlq"
   | "console"
+  | "outbox"
   | "cli"
   | "testing";
 

@@ -8,6 +8,11 @@ import type { MessageProperties, Options } from "amqplib";
 export const HEADER = Object.freeze({
   /** 1 on the first delivery; set on every retry copy. */
   attempt: "warren-attempt",
+  /**
+   * Retries that did not use up an attempt (`RetryLaterError` with
+   * `countsAsAttempt: false`); set only on such retry copies.
+   */
+  uncountedRetries: "warren-uncounted-retries",
   // On a dead-lettered copy:
   attempts: "warren-attempts",
   reason: "warren-reason",
@@ -19,6 +24,11 @@ export const HEADER = Object.freeze({
   originalQueue: "warren-original-queue",
   originalExchange: "warren-original-exchange",
   originalRoutingKey: "warren-original-routing-key",
+  /**
+   * On a reduced copy only: how many of the original's application headers
+   * were left out because the full copy could not be encoded.
+   */
+  headersDropped: "warren-headers-dropped",
   // On a copy replayed from a dead-letter queue:
   replayCount: "warren-replay-count",
   replayedAt: "warren-replayed-at",

@@ -27,6 +27,15 @@ export {
   type Handler,
   type IdempotencyOptions,
 } from "./consumer/options.ts";
+export {
+  type DeliveryObservation,
+  type FailureKind,
+  type KillSwitchChange,
+  type KillSwitchOptions,
+  type KillSwitchState,
+  killSwitchDefaults,
+} from "./consumer/kill-switch.ts";
+export { RetryLaterError, type RetryLaterOptions } from "./consumer/retry-later.ts";
 export type { DeadLetterReason } from "./consumer/retry.ts";
 export { HandlerTimeoutError } from "./consumer/run-handler.ts";
 export { HEADER } from "./headers.ts";
@@ -96,6 +105,25 @@ export type {
   TimedIdempotencyGuard,
   TransactionScope,
 } from "./idempotency/types.ts";
+
+// ── Transactional outbox: commit and publish together ──────────────────────
+export { OutboxError } from "./outbox/errors.ts";
+export type { FailedRow } from "./outbox/failed.ts";
+export {
+  migrateOutbox,
+  type OutboxMigrationOptions,
+  outboxMigrationSql,
+} from "./outbox/migrate.ts";
+export {
+  createPostgresOutbox,
+  type OutboxClient,
+  type OutboxPublishOptions,
+  type OutboxRow,
+  type PostgresOutbox,
+  type PostgresOutboxOptions,
+} from "./outbox/outbox.ts";
+export { OutboxRelay, type RelayEvents, type RelayedRow } from "./outbox/relay.ts";
+export { type RelayOptions, relayDefaults } from "./outbox/relay-options.ts";
 
 // ── Dead letters: inspect, replay, purge ────────────────────────────────────
 export type { DeadLetter, DeathRecord } from "./dlq/dead-letter.ts";
@@ -181,6 +209,7 @@ export {
 export type {
   BindingObject,
   CompiledTopology,
+  DelayTier,
   ExchangeObject,
   ExchangeType,
   QueueObject,

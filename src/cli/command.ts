@@ -5,7 +5,7 @@
  */
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { BrokerEndpointOptions } from "../connection/endpoint.ts";
-import { endpointDefaults } from "../connection/endpoint.ts";
+import { endpointDefaults, urlList } from "../connection/endpoint.ts";
 import type { CliIo, Output } from "./output.ts";
 
 /** Parsed flag values, as node:util parseArgs returns them. */
@@ -51,8 +51,10 @@ export function isCommand(entry: CommandGroup | Command): entry is Command {
 
 /** Flags every command accepts. */
 export const globalOptions = {
-  url: { type: "string" },
-  "management-url": { type: "string" },
+  // Repeatable, and each value may hold several URLs separated by commas:
+  // the nodes of a cluster, tried in order.
+  url: { type: "string", multiple: true },
+  "management-url": { type: "string", multiple: true },
   vhost: { type: "string" },
   ca: { type: "string" },
   cert: { type: "string" },
@@ -107,9 +109,11 @@ export function globalHelpFor(command: Command): string[] {
 }
 
 export const globalHelp = [
-  "--url <amqp-url>            broker URL (default: $RABBITMQ_URL, else amqp://guest:guest@localhost:5672)",
-  "--management-url <url>      management API URL (default: $RABBITMQ_MANAGEMENT_URL when --url is not given,",
-  "                            else the broker's host on port 15672, or https on 15671 for amqps)",
+  "--url <amqp-url>            broker URL (default: $RABBITMQ_URL, else amqp://guest:guest@localhost:5672);",
+  "                            for a cluster, repeat it or separate the nodes' URLs with commas: tried in order",
+  "--management-url <url>      management API URL, repeatable or comma-separated like --url (default:",
+  "                            $RABBITMQ_MANAGEMENT_URL when --url is not given, else each broker host",
+  "                            on port 15672, or https on 15671 for amqps)",
   "--vhost <name>              vhost to act on (default: the URL's vhost, else the file's)",
   "--ca <file>                 PEM CA certificate for amqps/https",
   "--cert <file>               PEM client certificate (mutual TLS)",
@@ -135,19 +139,46 @@ export function stringFlag(values: FlagValues, name: string): string | undefined
   return typeof value === "string" ? value : undefined;
 }
 
-/** The broker URL from --url or $RABBITMQ_URL. */
-export function brokerUrl(values: FlagValues, env: CliIo["env"]): string {
-  return stringFlag(values, "url") ?? env.RABBITMQ_URL ?? endpointDefaults.url;
+/**
+ * The URLs of a repeatable URL flag, commas split (`--url a --url b,c` is
+ * `[a, b, c]`), or undefined when the flag is absent.
+ */
+export function urlsFlag(values: FlagValues, name: string): string[] | undefined {
+  const value = values[name];
+  const given = (Array.isArray(value) ? value : [value]).filter(
+    (v): v is string => typeof v === "string",
+  );
+  return given.length === 0 ? undefined : urlList(given);
+}
+
+/** The broker URLs from --url or $RABBITMQ_URL (commas separate a cluster's nodes). */
+export function brokerUrl(values: FlagValues, env: CliIo["env"]): string[] {
+  return urlsFlag(values, "url") ?? urlList(env.RABBITMQ_URL ?? endpointDefaults.url);
+}
+
+/**
+ * `--vhost`, refused when empty: an empty name would silently select the
+ * broker's default vhost "/" (an AMQP URL with an empty path means "/").
+ */
+export function vhostFlag(values: FlagValues): string | undefined {
+  const vhost = stringFlag(values, "vhost");
+  if (vhost === "") {
+    throw new UsageError('--vhost cannot be empty; name the vhost (the default one is "/")');
+  }
+  return vhost;
 }
 
 /** URLs whose passwords must be masked in every line of output. */
 export function secretUrls(values: FlagValues, env: CliIo["env"]): string[] {
   return [
-    stringFlag(values, "url"),
-    stringFlag(values, "management-url"),
-    env.RABBITMQ_URL,
-    env.RABBITMQ_MANAGEMENT_URL,
-  ].filter((url): url is string => url !== undefined);
+    ...(urlsFlag(values, "url") ?? []),
+    ...(urlsFlag(values, "management-url") ?? []),
+    ...urlList(env.RABBITMQ_URL ?? ""),
+    ...urlList(env.RABBITMQ_MANAGEMENT_URL ?? ""),
+    ...[stringFlag(values, "database-url"), env.DATABASE_URL].filter(
+      (url): url is string => url !== undefined,
+    ),
+  ];
 }
 
 /** Builds the library's endpoint options from the global flags and the environment. */
@@ -156,8 +187,10 @@ export function endpointOptions(values: FlagValues, env: CliIo["env"]): BrokerEn
   // An explicit --url names another broker: the environment's management URL
   // belongs to the environment's broker, so it is only used without --url.
   const managementUrl =
-    stringFlag(values, "management-url") ??
-    (stringFlag(values, "url") === undefined ? env.RABBITMQ_MANAGEMENT_URL : undefined);
+    urlsFlag(values, "management-url") ??
+    (urlsFlag(values, "url") === undefined && env.RABBITMQ_MANAGEMENT_URL !== undefined
+      ? urlList(env.RABBITMQ_MANAGEMENT_URL)
+      : undefined);
   if (managementUrl !== undefined) options.managementUrl = managementUrl;
   const tls: NonNullable<BrokerEndpointOptions["tls"]> = {};
   const ca = stringFlag(values, "ca");

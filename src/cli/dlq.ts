@@ -18,6 +18,7 @@ import {
   type FlagValues,
   stringFlag,
   UsageError,
+  vhostFlag,
 } from "./command.ts";
 import type { Output } from "./output.ts";
 
@@ -26,7 +27,7 @@ function targetOptions(context: CommandContext): DeadLetterTargetOptions {
     ...endpointOptions(context.values, context.io.env),
     queue: context.positionals[0]!,
   };
-  const vhost = stringFlag(context.values, "vhost");
+  const vhost = vhostFlag(context.values);
   if (vhost !== undefined) options.vhost = vhost;
   return options;
 }

@@ -35,6 +35,7 @@ import {
 } from "./command.ts";
 import { consoleCommand } from "./console.ts";
 import { dlqCommands } from "./dlq.ts";
+import { outboxCommands } from "./outbox.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
 import { statusCommand } from "./status.ts";
 import { topologyCommands } from "./topology.ts";
@@ -47,6 +48,7 @@ export const groups: Record<string, CommandGroup | Command> = {
   topology: topologyCommands,
   dlq: dlqCommands,
   console: consoleCommand,
+  outbox: outboxCommands,
 };
 
 /** Exit codes (docs/architecture.md#cli-exit-codes). */

@@ -18,6 +18,7 @@ import {
   endpointOptions,
   stringFlag,
   UsageError,
+  vhostFlag,
 } from "./command.ts";
 import { type Output, table } from "./output.ts";
 
@@ -29,7 +30,7 @@ async function compiledFrom(context: CommandContext): Promise<CompiledTopology> 
 
 function targetOptions(context: CommandContext) {
   const options = endpointOptions(context.values, context.io.env);
-  const vhost = stringFlag(context.values, "vhost");
+  const vhost = vhostFlag(context.values);
   return vhost === undefined ? options : { ...options, vhost };
 }
 
@@ -163,7 +164,7 @@ const exportCommand: Command = {
       throw new UsageError(`unknown --format "${format}"; supported: definitions`);
     }
     const compiled = await compiledFrom(context);
-    const vhost = stringFlag(context.values, "vhost");
+    const vhost = vhostFlag(context.values);
     const definitions = exportDefinitions(vhost === undefined ? compiled : { ...compiled, vhost });
     const document = `${JSON.stringify(definitions, null, 2)}\n`;
     const output = stringFlag(context.values, "output");

@@ -8,10 +8,16 @@
 import { z } from "zod";
 import { integer, nonEmptyString } from "../options.ts";
 
+/** One URL, or the URLs of a cluster's nodes (a non-empty list). */
+const urls = () =>
+  z.union([nonEmptyString(), z.array(nonEmptyString()).min(1)], {
+    error: "a URL, or a non-empty list of URLs (one per cluster node)",
+  });
+
 /** Shape of `BrokerEndpointOptions` (connection/endpoint.ts). */
 export const brokerEndpointSchema = z.object({
-  url: nonEmptyString(),
-  managementUrl: nonEmptyString().optional(),
+  url: urls(),
+  managementUrl: urls().optional(),
   tls: z
     .object(
       {

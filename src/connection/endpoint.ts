@@ -1,8 +1,11 @@
 /**
- * Where the broker is, as the CLI and the library both take it: one AMQP URL
- * (amqp or amqps, with TLS files), and a management API URL that defaults to
- * the same host. Credentials come from the URLs; they are kept apart from the
- * URLs that get printed, so output and logs only ever see masked forms.
+ * Where the broker is, as the CLI and the library both take it: the AMQP URL
+ * of each node (amqp or amqps, with TLS files), and the management API URL
+ * of each node, which defaults to the same hosts. A cluster is given as a
+ * list (or one string with commas); every caller tries the nodes in order
+ * and fails over to the next one that answers. Credentials come from the
+ * URLs; they are kept apart from the URLs that get printed, so output and
+ * logs only ever see masked forms.
  */
 import { readFile } from "node:fs/promises";
 import { ConnectionError, ErrorCode } from "../errors.ts";
@@ -22,13 +25,18 @@ export interface TlsFiles {
 
 /** Options naming the broker, shared by `planTopology`'s callers, `applyTopology` and the CLI. */
 export interface BrokerEndpointOptions {
-  /** AMQP URL, `amqp://user:pass@host:5672/vhost` or `amqps://...`. */
-  url: string;
   /**
-   * Management API URL, e.g. `http://user:pass@host:15672`.
-   * @default same host and credentials as `url`; port 15672 over http, 15671 over https when `url` is amqps
+   * AMQP URL, `amqp://user:pass@host:5672/vhost` or `amqps://...`; for a
+   * cluster, one URL per node (a list, or one string with commas), tried in
+   * order.
    */
-  managementUrl?: string;
+  url: string | readonly string[];
+  /**
+   * Management API URL, e.g. `http://user:pass@host:15672`; for a cluster,
+   * one per node (a list, or one string with commas), tried in order.
+   * @default for each AMQP URL, the same host and credentials; port 15672 over http, 15671 over https when it is amqps
+   */
+  managementUrl?: string | readonly string[];
   tls?: TlsFiles;
   /**
    * Timeout of each management API request and of the AMQP connect, in milliseconds.
@@ -47,12 +55,17 @@ export interface TlsMaterial {
 
 /** A resolved endpoint: validated URLs, credentials apart, TLS files read. */
 export interface ResolvedEndpoint {
-  /** The AMQP URL as given (contains the password: never print it, use {@link maskUrl}). */
+  /** The first AMQP URL as given (contains the password: never print it, use {@link maskUrl}). */
   amqpUrl: string;
-  /** The vhost named by the AMQP URL's path, if it names one. */
+  /** Every node's AMQP URL as given, in the order to try them. */
+  amqpUrls: readonly string[];
+  /** The vhost named by the AMQP URLs' path, if they name one. */
   urlVhost: string | undefined;
-  /** Management API base URL without credentials (safe to print). */
+  /** The first management API base URL without credentials (safe to print). */
   managementUrl: string;
+  /** Every node's management API base URL without credentials, in the order to try them. */
+  managementUrls: readonly string[];
+  /** Management API user, from the first management URL that has one (else the AMQP user). */
   managementUsername: string;
   managementPassword: string;
   /** The AMQP user (the one given permissions on a vhost warren creates). */
@@ -91,6 +104,32 @@ function parseUrl(url: string, what: string, protocols: readonly string[]): URL 
   return parsed;
 }
 
+/**
+ * A URL option as a list: each entry may itself hold several URLs separated
+ * by commas (`RABBITMQ_URL=amqp://a,amqp://b`); blanks are dropped.
+ */
+export function urlList(value: string | readonly string[]): string[] {
+  const entries = typeof value === "string" ? [value] : value;
+  return entries.flatMap((entry) =>
+    entry
+      .split(",")
+      .map((url) => url.trim())
+      .filter((url) => url !== ""),
+  );
+}
+
+/** Every URL of the options, for masking passwords in output and errors. */
+export function secretsOf(options: Pick<BrokerEndpointOptions, "url" | "managementUrl">): string[] {
+  return [
+    ...urlList(options.url),
+    ...(options.managementUrl === undefined ? [] : urlList(options.managementUrl)),
+  ];
+}
+
+function decoded(value: string, fallback: string): string {
+  return value === "" ? fallback : decodeURIComponent(value);
+}
+
 async function readTls(files: TlsFiles | undefined): Promise<TlsMaterial> {
   const tls: TlsMaterial = {};
   if (files === undefined) return tls;
@@ -113,40 +152,63 @@ async function readTls(files: TlsFiles | undefined): Promise<TlsMaterial> {
 }
 
 /**
- * Validates the URLs, derives the management URL when none is given, and
- * reads the TLS files. Throws `ConnectionError` `WARREN_URL_INVALID` or
+ * Validates the URLs, derives the management URLs when none are given, and
+ * reads the TLS files. Throws `ConnectionError` `WARREN_URL_INVALID` (a bad
+ * URL, none at all, or URLs naming different vhosts) or
  * `WARREN_TLS_FILE_UNREADABLE`.
  */
 export async function resolveEndpoint(options: BrokerEndpointOptions): Promise<ResolvedEndpoint> {
-  const amqp = parseUrl(options.url, "broker URL", ["amqp:", "amqps:"]);
-  const amqpUsername = amqp.username === "" ? "guest" : decodeURIComponent(amqp.username);
-  const amqpPassword = amqp.password === "" ? "guest" : decodeURIComponent(amqp.password);
-
-  let management: URL;
-  if (options.managementUrl === undefined) {
-    const https = amqp.protocol === "amqps:";
-    management = new URL(`${https ? "https" : "http"}://localhost`);
-    management.hostname = amqp.hostname;
-    management.port = String(
-      https ? endpointDefaults.managementTlsPort : endpointDefaults.managementPort,
+  const amqpUrls = urlList(options.url);
+  if (amqpUrls.length === 0) {
+    throw new ConnectionError(
+      ErrorCode.WARREN_URL_INVALID,
+      "no broker URL given; expected amqp://host or amqps://host (several separated by commas)",
     );
-  } else {
-    management = parseUrl(options.managementUrl, "management URL", ["http:", "https:"]);
   }
-  const managementUsername =
-    management.username === "" ? amqpUsername : decodeURIComponent(management.username);
-  const managementPassword =
-    management.password === "" ? amqpPassword : decodeURIComponent(management.password);
-  management.username = "";
-  management.password = "";
-  management.search = "";
-  management.hash = "";
+  const amqp = amqpUrls.map((url) => parseUrl(url, "broker URL", ["amqp:", "amqps:"]));
+  const first = amqp[0] as URL;
+  const amqpUsername = decoded(first.username, "guest");
+  const amqpPassword = decoded(first.password, "guest");
 
-  const path = amqp.pathname.replace(/^\//, "");
+  const vhosts = new Set(amqp.map((url) => url.pathname.replace(/^\//, "")));
+  if (vhosts.size > 1) {
+    throw new ConnectionError(
+      ErrorCode.WARREN_URL_INVALID,
+      `the broker URLs name different vhosts (${[...vhosts].map((v) => JSON.stringify(decodeURIComponent(v))).join(", ")}); give every node the same vhost, or none and use --vhost`,
+    );
+  }
+
+  const given = options.managementUrl === undefined ? [] : urlList(options.managementUrl);
+  const management =
+    given.length > 0
+      ? given.map((url) => parseUrl(url, "management URL", ["http:", "https:"]))
+      : amqp.map((url) => {
+          const https = url.protocol === "amqps:";
+          const derived = new URL(`${https ? "https" : "http"}://localhost`);
+          derived.hostname = url.hostname;
+          derived.port = String(
+            https ? endpointDefaults.managementTlsPort : endpointDefaults.managementPort,
+          );
+          return derived;
+        });
+  const withUser = management.find((url) => url.username !== "");
+  const managementUsername = withUser === undefined ? amqpUsername : decoded(withUser.username, "");
+  const managementPassword = withUser === undefined ? amqpPassword : decoded(withUser.password, "");
+  const managementUrls = management.map((url) => {
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.toString().replace(/\/+$/, "");
+  });
+
+  const path = first.pathname.replace(/^\//, "");
   return {
-    amqpUrl: options.url,
+    amqpUrl: amqpUrls[0] as string,
+    amqpUrls,
     urlVhost: path === "" ? undefined : decodeURIComponent(path),
-    managementUrl: management.toString().replace(/\/+$/, ""),
+    managementUrl: managementUrls[0] as string,
+    managementUrls,
     managementUsername,
     managementPassword,
     amqpUsername,

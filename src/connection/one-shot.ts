@@ -13,25 +13,50 @@ export function replyCode(error: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
-function amqpUrlFor(endpoint: ResolvedEndpoint, vhost: string): string {
-  const url = new URL(endpoint.amqpUrl);
+function amqpUrlFor(amqpUrl: string, vhost: string): string {
+  const url = new URL(amqpUrl);
   url.pathname = `/${encodeURIComponent(vhost)}`;
   return url.toString();
 }
 
 /**
- * Opens a connection to `vhost`, named `name` in the management UI. Rejects
- * with `WARREN_BROKER_AUTH` (login refused, or no access to the vhost) or
- * `WARREN_BROKER_UNREACHABLE`.
+ * Opens a connection to `vhost`, named `name` in the management UI, on the
+ * first node of the endpoint that answers (in the order given). Rejects with
+ * `WARREN_BROKER_AUTH` (login refused, or no access to the vhost: the
+ * cluster's answer, not retried on another node) or
+ * `WARREN_BROKER_UNREACHABLE` when no node answers.
  */
 export async function openOneShotConnection(
   endpoint: ResolvedEndpoint,
   vhost: string,
   name: string,
 ): Promise<ChannelModel> {
-  const host = new URL(endpoint.amqpUrl).host;
+  const unreachable: ConnectionError[] = [];
+  for (const amqpUrl of endpoint.amqpUrls) {
+    try {
+      return await connectOnce(endpoint, amqpUrl, vhost, name);
+    } catch (error) {
+      if ((error as ConnectionError).code !== ErrorCode.WARREN_BROKER_UNREACHABLE) throw error;
+      unreachable.push(error as ConnectionError);
+    }
+  }
+  if (unreachable.length === 1) throw unreachable[0];
+  throw new ConnectionError(
+    ErrorCode.WARREN_BROKER_UNREACHABLE,
+    `no node of the broker answered:\n${unreachable.map((e) => `  ${e.message}`).join("\n")}`,
+    { cause: unreachable[0] },
+  );
+}
+
+async function connectOnce(
+  endpoint: ResolvedEndpoint,
+  amqpUrl: string,
+  vhost: string,
+  name: string,
+): Promise<ChannelModel> {
+  const host = new URL(amqpUrl).host;
   try {
-    return await amqp.connect(amqpUrlFor(endpoint, vhost), {
+    return await amqp.connect(amqpUrlFor(amqpUrl, vhost), {
       ...endpoint.tls,
       timeout: endpoint.timeoutMs,
       noDelay: true,

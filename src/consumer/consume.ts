@@ -30,6 +30,8 @@ import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
 import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
+import { ConsumerIntake } from "./intake.ts";
+import type { KillSwitchChange, KillSwitchState } from "./kill-switch.ts";
 import { bindMeters } from "./meters.ts";
 import {
   type ConsumeOptions,
@@ -71,6 +73,14 @@ export interface ConsumerEvents {
   cancelled: [lane: number];
   /** `close()` finished: channels closed, handlers drained or abandoned. */
   closed: [];
+  /** The kill switch tripped: the consumer takes no messages until its probe. */
+  tripped: [change: Extract<KillSwitchChange, { state: "tripped" }>];
+  /** The kill switch's cool-down passed: a few messages are let through. */
+  probing: [change: Extract<KillSwitchChange, { state: "probing" }>];
+  /** Consuming again: the probe succeeded, or an operator called `resume()`. */
+  resumed: [change: Extract<KillSwitchChange, { state: "resumed" }>];
+  /** An operator called `pause()`. */
+  paused: [];
 }
 
 interface Subscription {
@@ -95,6 +105,8 @@ interface LaneContext {
   readonly resubscribeBackoff: BackoffOptions;
   /** True once the consumer's `close()` was called. */
   readonly closing: boolean;
+  /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
+  readonly intake: ConsumerIntake;
   emit(event: "subscribed" | "cancelled", lane: number): void;
 }
 
@@ -155,12 +167,22 @@ class Lane {
     });
     this.#sub = sub;
     await channel.prefetch(this.#consumer.options.prefetch);
-    const { consumerTag } = await channel.consume(
+    await this.#consume(sub);
+  }
+
+  /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
+  async #consume(sub: Subscription): Promise<void> {
+    const { consumerTag } = await sub.channel.consume(
       this.#consumer.queue,
       (message) => this.#onMessage(sub, message),
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
+    // Paused while subscribing: the pause's cancel found no consumer tag yet.
+    if (!this.#consumer.closing && !this.#consumer.intake.wantsLane(this.#index)) {
+      await this.cancel();
+      return;
+    }
     this.#subscriptions++;
     if (this.#subscriptions > 1) {
       this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
@@ -195,6 +217,11 @@ class Lane {
   async #run(): Promise<void> {
     const rt = this.#consumer.runtime;
     for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+      if (!this.#consumer.intake.admit(item.message)) {
+        // Paused or tripped since it arrived: back to the queue, untouched.
+        if (item.sub.open) item.sub.delivery.nack(item.message, true);
+        continue;
+      }
       await handleDelivery(rt, item.message, item.sub.delivery);
       if (this.#consumer.closing) break;
     }
@@ -217,6 +244,30 @@ class Lane {
       if (item.sub.open) item.sub.delivery.nack(item.message, true);
     }
   }
+
+  /**
+   * Takes messages again after {@link Lane.cancel} (a pause): consumes on the
+   * same channel when it is still open (a handler may still be settling on
+   * it), or opens a new one, and keeps it open from now on.
+   */
+  resume(): void {
+    if (this.#consumer.closing) return;
+    const sub = this.#sub;
+    if (sub?.open === true && sub.consumerTag === undefined && !this.#resuming) {
+      this.#resuming = true;
+      this.#consume(sub)
+        .catch((error: unknown) => {
+          this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
+          this.#channel.discard(); // a new channel subscribes after the backoff
+        })
+        .finally(() => {
+          this.#resuming = false;
+        });
+    }
+    this.#channel.keepOpen();
+  }
+
+  #resuming = false;
 
   /** Resolves when the running handler (if any) has settled its message. */
   drained(): Promise<void> {
@@ -252,6 +303,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
+  readonly #intake: ConsumerIntake;
+  /** The cancels of the last {@link Consumer.#applyIntake}. */
+  #cancelling: Promise<void> = Promise.resolve();
 
   /** @internal Use `startConsumer` (or the client's `consume`). */
   constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
@@ -267,6 +321,23 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       ...backoff,
       maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
     });
+    this.#intake = new ConsumerIntake({
+      queue: runtime.queue,
+      killSwitch: runtime.options.killSwitch,
+      logger: runtime.logger,
+      metrics: deps.metrics,
+      host: {
+        apply: () => this.#applyIntake(),
+        emit: (change) => {
+          if (change.state === "paused") this.emit("paused");
+          else if (change.state === "tripped") this.emit("tripped", change);
+          else if (change.state === "probing") this.emit("probing", change);
+          else this.emit("resumed", change);
+        },
+      },
+    });
+    const intake = this.#intake;
+    runtime.observe = (message, observation) => intake.observe(message, observation);
     const consumer = this;
     const context: LaneContext = {
       queue: runtime.queue,
@@ -278,6 +349,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       get closing() {
         return consumer.closing;
       },
+      intake,
       emit: (event, lane) => this.emit(event, lane),
     };
     this.#lanes = Array.from(
@@ -310,6 +382,50 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     let n = 0;
     for (const lane of this.#lanes) if (lane.subscribed) n++;
     return n;
+  }
+
+  /**
+   * Why the consumer takes no messages on purpose (an operator's pause, a
+   * tripped or probing kill switch), for `/readyz`; undefined otherwise.
+   */
+  get pausedReason(): string | undefined {
+    return this.closing ? undefined : this.#intake.describe();
+  }
+
+  /** The kill switch's state; undefined when it is off. */
+  get killSwitchState(): KillSwitchState | undefined {
+    return this.#intake.killSwitchState;
+  }
+
+  /**
+   * Stops taking messages until {@link Consumer.resume}: cancels the
+   * subscriptions, so messages not yet started stay in the queue. Running
+   * handlers finish and settle as usual. Emits `paused`. Resolves once
+   * every subscription is cancelled.
+   */
+  pause(): Promise<void> {
+    this.#intake.pause();
+    return this.#cancelling;
+  }
+
+  /**
+   * Takes messages again after {@link Consumer.pause}, and also ends a
+   * tripped or probing kill switch at once (the operator knows the
+   * dependency is back). Emits `resumed` with `by: "operator"`.
+   */
+  resume(): void {
+    this.#intake.resume();
+  }
+
+  /** Subscribes or cancels lanes to match the intake (pause, probe, kill switch). */
+  #applyIntake(): void {
+    if (this.closing) return;
+    const cancels: Promise<void>[] = [];
+    for (const [index, lane] of this.#lanes.entries()) {
+      if (this.#intake.wantsLane(index)) lane.resume();
+      else cancels.push(lane.cancel());
+    }
+    this.#cancelling = Promise.all(cancels).then(() => {});
   }
 
   /** Handlers running now (or settling their message). */
@@ -363,6 +479,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #close(drainTimeoutMs: number): Promise<void> {
+    this.#intake.stop();
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
@@ -399,13 +516,17 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | throws, attempt < maxAttempts | copy to `Q.retry.<delay>` with `warren-attempt + 1`, then ack |
  * | throws, attempt = maxAttempts | copy to `Q.dlq` (`retries-exhausted`) with failure headers, then ack |
  * | throws `NonRetryableError` | copy to `Q.dlq` (`non-retryable`), then ack |
+ * | throws `RetryLaterError` (`delay`) | copy to the shortest tier at least `delay` long (else the longest), `warren-attempt + 1` (same attempt with `countsAsAttempt: false`, up to `maxUncountedRetries`), then ack |
  * | body over `maxBytes` / not JSON / fails `schema` or has a `__proto__` key | copy to `Q.dlq` (`too-large` / `undecodable` / `invalid-payload`), then ack; handler not called |
- * | runs past `timeoutMs` | signal aborted; counts as a retryable failure |
+ * | runs past `timeoutMs` | signal aborted; counts as a retryable failure; a handler that ignores the signal keeps its lane until it settles (`warren_handlers_overrun_total`) |
  * | guard: already done | ack without calling the handler (`duplicate`) |
  * | guard: in progress elsewhere | copy to the first retry tier (same attempt), then ack |
  * | copy not confirmed (nack, unroutable, timeout, connection lost) | original nacked with requeue after `requeueDelayMs`; redelivered |
+ * | copy cannot be encoded (headers too large) | a reduced copy (application headers dropped); if that fails too, the original is rejected without requeue and the broker dead-letters it (`rejected`) |
+ * | forged or malformed `warren-attempt` | taken as attempt 1 (logged) |
  * | channel gone before settling | nothing sent; the broker redelivers |
  * | process crashes | the broker redelivers; a quorum `deliveryLimit` ends crash loops in `Q.dlq` |
+ * | paused (`pause()`, kill switch tripped or probe full) | subscriptions cancelled: messages stay in `Q`; one sent ahead but not started is nacked with requeue |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
  *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,

@@ -12,8 +12,9 @@ import type { ConsumeMessage, MessagePropertyHeaders } from "amqplib";
 import type { Logger } from "pino";
 
 import { HEADER } from "../headers.ts";
+import { attemptOf, firstFailedAtOf, originOf } from "./delivery-headers.ts";
 
-export { HEADER };
+export { attemptOf, firstFailedAtOf, HEADER, originOf };
 
 /** Everything a handler gets besides the payload. */
 export interface MessageContext {
@@ -45,34 +46,6 @@ export interface MessageContext {
   readonly scope: unknown;
   /** The raw amqplib delivery, for what the fields above do not cover. */
   readonly raw: ConsumeMessage;
-}
-
-function stringHeader(headers: MessagePropertyHeaders | undefined, name: string) {
-  const value: unknown = headers?.[name];
-  if (typeof value === "string") return value;
-  if (Buffer.isBuffer(value)) return value.toString("utf8");
-  return undefined;
-}
-
-/** The attempt number of a delivery: `warren-attempt`, or 1 when absent or bad. */
-export function attemptOf(message: ConsumeMessage): number {
-  const value: unknown = message.properties.headers?.[HEADER.attempt];
-  const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isInteger(n) && n >= 1 ? n : 1;
-}
-
-/** Where the message was first published: the headers of a copy, else the delivery. */
-export function originOf(message: ConsumeMessage): { exchange: string; routingKey: string } {
-  const headers = message.properties.headers;
-  return {
-    exchange: stringHeader(headers, HEADER.originalExchange) ?? message.fields.exchange,
-    routingKey: stringHeader(headers, HEADER.originalRoutingKey) ?? message.fields.routingKey,
-  };
-}
-
-/** First failure time carried by a retry copy, if any. */
-export function firstFailedAtOf(message: ConsumeMessage): string | undefined {
-  return stringHeader(message.properties.headers, HEADER.firstFailedAt);
 }
 
 /**

@@ -4,6 +4,14 @@
  * schema wants (`invalid-payload`). Such messages are dead-lettered without
  * calling the handler.
  *
+ * The bytes are decoded as strict UTF-8: a body with an invalid sequence is
+ * `undecodable`. A lenient decode would hand the handler U+FFFD in place of
+ * the bad bytes, a silent change to the data that no one could undo.
+ *
+ * Nesting is bounded by the engine's stack: JSON nested too deep to parse
+ * (or to check against the schema) is `undecodable` (or `invalid-payload`),
+ * never an exception that would requeue the message for ever.
+ *
  * A body with a `__proto__` or `constructor` key is refused as
  * `invalid-payload`. `JSON.parse` itself does not pollute prototypes, but a
  * handler that later merges the value into another object would; refusing
@@ -31,6 +39,9 @@ export class DecodeError extends Error {
 
 class ForbiddenKey extends Error {}
 
+/** Strict: throws on an invalid sequence instead of writing U+FFFD. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 function rejectForbiddenKeys(key: string, value: unknown): unknown {
   if (FORBIDDEN_KEYS.has(key)) throw new ForbiddenKey(key);
   return value;
@@ -56,7 +67,19 @@ export function decodeBody<T>(
       ),
     };
   }
-  const text = content.toString("utf8");
+  let text: string;
+  try {
+    text = utf8.decode(content);
+  } catch {
+    return {
+      ok: false,
+      reason: "undecodable",
+      error: new DecodeError(
+        "UndecodableError",
+        "body is not valid UTF-8 text (an invalid byte sequence); JSON must be UTF-8",
+      ),
+    };
+  }
   let value: unknown;
   try {
     value = mayHoldForbiddenKey(text) ? JSON.parse(text, rejectForbiddenKeys) : JSON.parse(text);
@@ -79,7 +102,18 @@ export function decodeBody<T>(
     };
   }
   if (schema === undefined) return { ok: true, value: value as T };
-  const result = schema.safeParse(value);
+  let result: ReturnType<ZodType<T>["safeParse"]>;
+  try {
+    result = schema.safeParse(value);
+  } catch (error) {
+    // A value nested deeper than the stack allows (RangeError).
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      reason: "invalid-payload",
+      error: new DecodeError("InvalidPayloadError", `payload cannot be checked: ${detail}`),
+    };
+  }
   if (result.success) return { ok: true, value: result.data };
   const issues = result.error.issues
     .map(

@@ -9,8 +9,10 @@ import type { Logger } from "pino";
 import type { DeliverySpan, Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { RetryPolicy } from "../topology/model.ts";
-import { attemptOf, messageLogFields, TRACE_ID, type Traced } from "./context.ts";
+import { messageLogFields, TRACE_ID, type Traced } from "./context.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
+import { readAttempt } from "./delivery-headers.ts";
+import { type DeliveryObservation, observationOf } from "./kill-switch.ts";
 import type { ConsumerMeters } from "./meters.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
 import { settle } from "./settle-delivery.ts";
@@ -27,6 +29,8 @@ export interface DeliveryRuntime<T> {
   meters: ConsumerMeters;
   /** Present only when the client was created with `tracing` on. */
   tracing: Tracing | undefined;
+  /** Told how each delivery ended, once it is settled (the kill switch listens here). */
+  observe?: (message: ConsumeMessage, observation: DeliveryObservation) => void;
 }
 
 /**
@@ -39,11 +43,12 @@ export function handleDelivery<T>(
   message: ConsumeMessage,
   channel: DeliveryChannel,
 ): Promise<void> {
+  const attempt = checkedAttempt(rt, message);
   const tracing = rt.tracing;
-  if (tracing === undefined) return deliver(rt, message, channel, undefined);
-  return tracing.consume(message, rt.queue, attemptOf(message), (span) => {
+  if (tracing === undefined) return deliver(rt, message, channel, attempt, undefined);
+  return tracing.consume(message, rt.queue, attempt, (span) => {
     (message as Traced)[TRACE_ID] = span.traceId;
-    return deliver(rt, message, channel, span);
+    return deliver(rt, message, channel, attempt, span);
   });
 }
 
@@ -57,10 +62,10 @@ async function deliver<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
+  attempt: number,
   span: DeliverySpan | undefined,
 ): Promise<void> {
-  const attempt = attemptOf(message);
-  const timing: HandlerTiming = { seconds: -1, result: "success" };
+  const timing: HandlerTiming = { seconds: -1, result: "success", overrun: undefined };
   let verdict: Verdict;
   try {
     verdict = await judge(rt, message, attempt, timing);
@@ -71,6 +76,47 @@ async function deliver<T>(
   }
   if (span !== undefined) spanOutcome(span, verdict);
   await settle(rt, message, channel, attempt, verdict);
+  rt.observe?.(message, observationOf(verdict));
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
+  if (timing.overrun !== undefined) await awaitOverrun(rt, message, attempt, timing.overrun);
+}
+
+/** The delivery's attempt; a forged or broken `warren-attempt` counts as 1 and is logged. */
+function checkedAttempt<T>(rt: DeliveryRuntime<T>, message: ConsumeMessage): number {
+  const read = readAttempt(message.properties.headers);
+  if (read.state === "valid") return read.value;
+  if (read.state === "invalid") {
+    rt.logger.warn(
+      { messageId: message.properties.messageId, detail: read.detail },
+      "malformed warren-attempt header ignored: taken as attempt 1",
+    );
+  }
+  return 1;
+}
+
+/**
+ * Holds the lane until a handler that ignored its aborted signal really
+ * settles: `concurrency` bounds the handlers running, not the messages
+ * being judged. The message itself was settled at the deadline already.
+ */
+async function awaitOverrun<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  attempt: number,
+  overrun: Promise<void>,
+): Promise<void> {
+  const log = { ...messageLogFields(message, attempt), timeoutMs: rt.options.timeoutMs };
+  rt.meters.overrun.inc();
+  rt.logger.warn(
+    log,
+    "handler ignored its aborted signal and still runs past its timeout; its lane waits for it",
+  );
+  const started = performance.now();
+  await overrun;
+  rt.meters.inFlight.dec();
+  rt.logger.warn(
+    { ...log, overrunMs: Math.round(performance.now() - started) },
+    "overrunning handler settled; its lane takes messages again",
+  );
 }

@@ -20,6 +20,7 @@ export interface ConsumerMeters {
   /** By tier queue name. */
   retries: Map<string, { inc(): void }>;
   deadLetters: Record<DeadLetterReason, { inc(): void }>;
+  overrun: { inc(): void };
 }
 
 const deadLetterReasons: readonly DeadLetterReason[] = [
@@ -67,11 +68,13 @@ export function bindMeters(
       dead_lettered: consumed("dead_lettered"),
       duplicate: consumed("duplicate"),
       requeued: consumed("requeued"),
+      rejected: consumed("rejected"),
     },
     duration: {
       success: metrics.handlerDuration.labels({ queue, result: "success" }),
       failure: metrics.handlerDuration.labels({ queue, result: "failure" }),
     },
     inFlight: metrics.handlersInFlight.labels({ queue }),
+    overrun: zeroed(metrics.handlersOverrun.labels({ queue })),
   };
 }

@@ -15,6 +15,11 @@ import {
   type IdempotencyStoreOption,
   resolveIdempotencyGuard,
 } from "./idempotency.ts";
+import {
+  type KillSwitchOptions,
+  killSwitchSchema,
+  type ResolvedKillSwitch,
+} from "./kill-switch.ts";
 
 /**
  * Handles one message. Resolve to ack it; throw to retry it (or
@@ -108,6 +113,21 @@ export interface ConsumeOptions<T> {
   depthIntervalMs?: number;
   /** Runs each message at most once per key (docs/architecture.md#idempotency-leases). */
   idempotency?: IdempotencyOptions<T>;
+  /**
+   * Stops taking messages while most of them fail (a dependency is down),
+   * then probes and resumes; see docs/consuming.md. Off unless given; `{}`
+   * turns it on with the defaults of `killSwitchDefaults`.
+   * @default off
+   */
+  killSwitch?: KillSwitchOptions;
+  /**
+   * How many times a message may be retried by a `RetryLaterError` with
+   * `countsAsAttempt: false` without using up an attempt. Past it such
+   * retries count again, so a message still reaches the dead-letter queue
+   * after `maxAttempts`. Counted in the `warren-uncounted-retries` header.
+   * @default 10
+   */
+  maxUncountedRetries?: number;
 }
 
 /** Defaults of {@link ConsumeOptions}. */
@@ -128,6 +148,8 @@ export const consumeDefaults = Object.freeze({
   requeueDelayMs: 1_000,
   /** Queue depth sampling period, in milliseconds; 0 turns it off. @default 15000 */
   depthIntervalMs: 15_000,
+  /** Retries by `RetryLaterError` that may skip counting an attempt. @default 10 */
+  maxUncountedRetries: 10,
   /** How long the first subscribe waits for the connection to open, in milliseconds. @default 60000 */
   connectTimeoutMs: 60_000,
 });
@@ -144,6 +166,9 @@ export interface ResolvedConsumeOptions<T> {
   depthIntervalMs: number;
   connectTimeoutMs: number;
   idempotency: ResolvedIdempotency<T> | undefined;
+  /** Undefined when the kill switch is off. */
+  killSwitch: ResolvedKillSwitch | undefined;
+  maxUncountedRetries: number;
 }
 
 /** The checks of {@link ConsumeOptions}; defaults from {@link consumeDefaults}. */
@@ -166,6 +191,8 @@ const consumeSchema = z.object({
       error: "an object with a store or a guard",
     })
     .optional(),
+  killSwitch: killSwitchSchema.optional(),
+  maxUncountedRetries: integer(0).default(consumeDefaults.maxUncountedRetries),
 });
 
 /** Checks options once and fills in defaults. */
@@ -199,5 +226,7 @@ export function resolveConsumeOptions<T>(
             guard: resolveIdempotencyGuard(idempotency, { policy, timeoutMs, logger }),
             ...(idempotency.key === undefined ? {} : { key: idempotency.key }),
           },
+    killSwitch: o.killSwitch,
+    maxUncountedRetries: o.maxUncountedRetries,
   });
 }

@@ -8,18 +8,21 @@
  * the publish fail, and the runtime then requeues the original instead of
  * acking it.
  *
- * A copy keeps the original's body, properties and headers, so a handler sees
- * the same message on every attempt. Three properties are dropped on
+ * A copy keeps the original's body, properties and application headers, so a
+ * handler sees the same message on every attempt. Of the broker-owned headers
+ * it keeps only a well-formed `x-death` (delivery-headers.ts): the broker
+ * itself dead-letters the copy out of its tier, and a malformed one crashes
+ * that on RabbitMQ 3.10.8. Three properties are dropped on
  * purpose: `expiration` (a per-message TTL would cut a tier's delay short,
  * and would silently expire a message sitting in `Q.dlq`), `userId` (the
  * broker refuses a user-id that is not the publishing connection's user),
  * and `clusterId` (deprecated).
  */
 import type { ConsumeMessage } from "amqplib";
-import { copyProperties } from "../headers.ts";
+import { copyProperties, HEADER } from "../headers.ts";
 import type { Envelope } from "../publisher/envelope.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
-import { firstFailedAtOf, HEADER, originOf } from "./context.ts";
+import { copyableHeaders, firstFailedAtOf, isBrokerOwned, originOf } from "./delivery-headers.ts";
 
 /** Why a message was dead-lettered (`warren-reason`). */
 export type DeadLetterReason =
@@ -48,7 +51,7 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 function originHeaders(message: ConsumeMessage, queue: string): Record<string, unknown> {
   const origin = originOf(message);
   return {
-    ...message.properties.headers,
+    ...copyableHeaders(message.properties.headers),
     [HEADER.originalQueue]: queue,
     [HEADER.originalExchange]: origin.exchange,
     [HEADER.originalRoutingKey]: origin.routingKey,
@@ -65,9 +68,13 @@ export function retryEnvelope(
   policy: RetryPolicy,
   nextAttempt: number,
   now: Date,
+  extra: { uncountedRetries?: number | undefined } = {},
 ): Envelope {
   const headers = originHeaders(message, policy.queue);
   headers[HEADER.attempt] = nextAttempt;
+  if (extra.uncountedRetries !== undefined) {
+    headers[HEADER.uncountedRetries] = extra.uncountedRetries;
+  }
   headers[HEADER.firstFailedAt] = firstFailedAtOf(message) ?? now.toISOString();
   return {
     exchange: "",
@@ -112,4 +119,32 @@ export function deadLetterEnvelope(
     properties: copyProperties(message.properties, headers),
     mandatory: true,
   };
+}
+
+/** Longest `warren-error-message` on a reduced copy, in bytes. */
+export const REDUCED_MESSAGE_BYTES = 1024;
+
+const OWN_HEADERS = new Set<string>(Object.values(HEADER));
+
+/**
+ * A smaller copy of `envelope` for when the full one cannot be encoded (the
+ * original's headers plus warren's overflow the client's encoding buffer):
+ * the same body, properties and target, but of the headers only warren's own
+ * and the validated broker-owned ones, no error stack, a shorter error
+ * message, and `warren-headers-dropped` saying how many were left out.
+ */
+export function reducedEnvelope(envelope: Envelope): Envelope {
+  const headers: Record<string, unknown> = {};
+  let dropped = 0;
+  for (const [name, value] of Object.entries(envelope.properties.headers ?? {})) {
+    if (OWN_HEADERS.has(name) || isBrokerOwned(name)) headers[name] = value;
+    else dropped++;
+  }
+  if (HEADER.errorStack in headers) headers[HEADER.errorStack] = "";
+  const message = headers[HEADER.errorMessage];
+  if (typeof message === "string") {
+    headers[HEADER.errorMessage] = truncateUtf8(message, REDUCED_MESSAGE_BYTES);
+  }
+  headers[HEADER.headersDropped] = dropped;
+  return { ...envelope, properties: { ...envelope.properties, headers } };
 }

@@ -7,6 +7,7 @@ import type { ConsumeMessage } from "amqplib";
 import { createContext, messageLogFields } from "./context.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
+import type { HandlerTiming } from "./verdict.ts";
 
 /** A handler that ran past its `timeoutMs`. */
 export class HandlerTimeoutError extends Error {
@@ -22,6 +23,7 @@ export async function runHandler<T>(
   value: T,
   message: ConsumeMessage,
   attempt: number,
+  timing: HandlerTiming,
 ): Promise<"completed" | "duplicate" | "in-progress"> {
   // The controller is made only when a handler reads its signal or the
   // deadline passes: most handlers never look at it.
@@ -55,6 +57,11 @@ export async function runHandler<T>(
     const timer = setTimeout(() => {
       timedOut = true;
       rt.meters.timeouts.inc();
+      // The handler may ignore its signal: its lane waits for this.
+      timing.overrun = run.then(
+        () => undefined,
+        () => undefined,
+      );
       const error = new HandlerTimeoutError(timeoutMs);
       controller ??= new AbortController();
       controller.abort(error);

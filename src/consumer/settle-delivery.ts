@@ -1,9 +1,16 @@
 /**
  * Carries out a verdict on the channel the delivery came on. The one rule
  * every path keeps: the original is acked only after the copy that replaces
- * it (retry or dead-letter) is confirmed by the broker; when the copy cannot
- * be published the original is requeued; when the channel is gone nothing is
- * sent and the broker redelivers.
+ * it (retry or dead-letter) is confirmed by the broker; when the publisher
+ * fails (nack, timeout, connection) the original is requeued; when the
+ * channel is gone nothing is sent and the broker redelivers.
+ *
+ * And no message may block its queue: a copy that can never be published
+ * (amqplib cannot encode it) is not retried by requeueing the original,
+ * which would put it back at the head of the queue for ever. A reduced copy
+ * is tried instead (send-copy.ts), and as the last resort the original is
+ * rejected without requeue, so the broker dead-letters it into `Q.dlq` by
+ * the queue's own arguments.
  */
 import type { ConsumeMessage } from "amqplib";
 import type { ConsumeOutcome } from "../observability/metrics.ts";
@@ -12,6 +19,7 @@ import { messageLogFields } from "./context.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { deadLetterEnvelope, retryEnvelope } from "./retry.ts";
+import { sendCopy } from "./send-copy.ts";
 import type { Verdict } from "./verdict.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,7 +58,9 @@ export async function settle<T>(
   let meter: { inc(): void } | undefined;
   if (verdict.kind === "retry") {
     meter = rt.meters.retries.get(verdict.tier.queue);
-    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now);
+    envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now, {
+      uncountedRetries: verdict.uncountedRetries,
+    });
     outcome = "retried";
     rt.logger.info(
       { ...log, err: verdict.error, retryQueue: verdict.tier.queue, delayMs: verdict.tier.delayMs },
@@ -67,14 +77,19 @@ export async function settle<T>(
       "dead-lettering message",
     );
   }
-  try {
-    await rt.publisher.send(envelope);
-  } catch (error) {
-    rt.logger.error(
-      { ...log, err: error, target: envelope.routingKey },
-      "could not publish the copy; the original is requeued",
-    );
+  const sent = await sendCopy(rt, envelope, log);
+  if (sent === "transient") {
     await requeue(rt, message, channel);
+    return;
+  }
+  if (sent === "impossible") {
+    // A dead-letter verdict still ends in the DLQ (by the queue's arguments).
+    if (
+      reject(rt, message, channel, attempt, envelope.routingKey) &&
+      verdict.kind === "dead-letter"
+    ) {
+      meter?.inc();
+    }
     return;
   }
   if (ack(rt, message, channel, attempt)) {
@@ -85,6 +100,28 @@ export async function settle<T>(
       { ...log, target: envelope.routingKey },
       "copy published but channel gone: the original will be redelivered too",
     );
+}
+
+/**
+ * The last resort for a message no copy can be made of: reject it without
+ * requeue, so that the broker moves it to `Q.dlq` through the queue's own
+ * dead-letter arguments (without warren's failure headers).
+ */
+function reject<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  channel: DeliveryChannel,
+  attempt: number,
+  target: string,
+): boolean {
+  if (!channel.isOpen()) return false; // the broker has it back already
+  channel.nack(message, false);
+  count(rt as DeliveryRuntime<unknown>, "rejected");
+  rt.logger.error(
+    { ...messageLogFields(message, attempt), target, dlq: rt.policy.deadLetterQueue },
+    "message rejected without requeue; the broker dead-letters it to the queue's DLQ",
+  );
+  return true;
 }
 
 function ack<T>(

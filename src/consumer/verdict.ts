@@ -11,12 +11,20 @@ import { messageLogFields } from "./context.ts";
 import { decodeBody } from "./decode.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import type { DeadLetterReason } from "./retry.ts";
+import { isRetryLater, retryLaterVerdict } from "./retry-later.ts";
 import { runHandler } from "./run-handler.ts";
 
 /** The runtime's decision for one delivery. */
 export type Verdict =
   | { kind: "ack"; outcome: "acked" | "duplicate" }
-  | { kind: "retry"; tier: RetryTier; nextAttempt: number; error: unknown }
+  | {
+      kind: "retry";
+      tier: RetryTier;
+      nextAttempt: number;
+      error: unknown;
+      /** Set on a retry-later that did not use up an attempt (`warren-uncounted-retries`). */
+      uncountedRetries?: number | undefined;
+    }
   | { kind: "dead-letter"; reason: DeadLetterReason; error: unknown }
   | { kind: "requeue"; why: string };
 
@@ -24,6 +32,28 @@ export type Verdict =
 export interface HandlerTiming {
   seconds: number;
   result: "success" | "failure";
+  /**
+   * Set when the handler outlived its `timeoutMs`: settles when the handler
+   * really does. Its lane takes no other message until then.
+   */
+  overrun: Promise<void> | undefined;
+}
+
+/**
+ * A redelivered message whose idempotency key is still leased: the consumer
+ * that held it most likely died with it (crash, OOM kill). It counts as a
+ * failed attempt, so that a message that kills every consumer taking it
+ * ends in `Q.dlq` after `maxAttempts`. Without this each in-progress copy
+ * would start the broker's delivery count from zero again, and the crash
+ * loop would never end.
+ */
+export class HolderLostError extends Error {
+  constructor(key: string) {
+    super(
+      `message redelivered while its idempotency key "${key}" was still in progress: the consumer that held it stopped without settling it (crash or kill); counted as a failed attempt`,
+    );
+    this.name = "HolderLostError";
+  }
 }
 
 function isNonRetryable(error: unknown): boolean {
@@ -54,13 +84,15 @@ export async function judge<T>(
   const started = performance.now();
   rt.meters.inFlight.inc();
   try {
-    status = await runHandler(rt, decoded.value, message, attempt);
+    status = await runHandler(rt, decoded.value, message, attempt, timing);
   } catch (error) {
     timing.result = "failure";
+    if (isRetryLater(error)) return retryLaterVerdict(rt, message, attempt, error);
     return failureVerdict(rt.policy, attempt, error);
   } finally {
     timing.seconds = (performance.now() - started) / 1000;
-    rt.meters.inFlight.dec();
+    // An overrunning handler still runs: counted until it settles.
+    if (timing.overrun === undefined) rt.meters.inFlight.dec();
   }
   if (status === "completed") return { kind: "ack", outcome: "acked" };
   if (status === "duplicate") {
@@ -70,8 +102,14 @@ export async function judge<T>(
     );
     return { kind: "ack", outcome: "duplicate" };
   }
-  // Another consumer holds the lease: come back after the first tier's
-  // delay, on the same attempt (this one did not fail).
+  // Another consumer holds the lease. On a redelivery the holder most likely
+  // died with the message: a failed attempt. Otherwise come back after the
+  // first tier's delay, on the same attempt (this one did not fail).
+  if (message.fields.redelivered && rt.policy.tiers.length > 0) {
+    timing.result = "failure";
+    const error = new HolderLostError(String(message.properties.messageId ?? ""));
+    return failureVerdict(rt.policy, attempt, error);
+  }
   const tier = rt.policy.tiers[0];
   if (tier === undefined) return { kind: "requeue", why: "idempotency key in progress" };
   return { kind: "retry", tier, nextAttempt: attempt, error: undefined };

@@ -10,7 +10,7 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
-import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
+import { type BrokerEndpointOptions, resolveEndpoint, secretsOf } from "../connection/endpoint.ts";
 import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
 import { fixedHost, ReopeningChannel } from "../connection/reopening-channel.ts";
@@ -99,10 +99,7 @@ export async function withSession<T>(
   name: string,
   run: (session: DeadLetterSession) => Promise<T>,
 ): Promise<T> {
-  const urls = [
-    options.url,
-    ...(options.managementUrl === undefined ? [] : [options.managementUrl]),
-  ];
+  const urls = secretsOf(options);
   const mask = (text: string) => maskSecrets(text, urls);
   try {
     const endpoint = await resolveEndpoint(options);

@@ -4,6 +4,12 @@
  * the TLS material of an amqps broker (private CA, client certificate) applies
  * to the management API as well.
  *
+ * Given several URLs (the nodes of a cluster), a request goes to the node
+ * that answered last (the first one to begin with); when a node does not
+ * answer (connection refused, reset, timeout) the same request goes to the
+ * next one. Only a node that answers no request fails over: a refusal
+ * (401, 404, 500) is the cluster's answer and is not retried elsewhere.
+ *
  * Every failure is a `ConnectionError`: `WARREN_MANAGEMENT_UNREACHABLE` (no
  * answer, or no answer in time), `WARREN_MANAGEMENT_AUTH` (credentials
  * refused) or `WARREN_MANAGEMENT_REQUEST_FAILED` (any other refusal). Messages
@@ -82,8 +88,11 @@ export interface Permissions {
 
 /** Options of {@link ManagementClient}. */
 export interface ManagementClientOptions {
-  /** Base URL without credentials, e.g. `http://localhost:15672`. */
-  url: string;
+  /**
+   * Base URL without credentials, e.g. `http://localhost:15672`; for a
+   * cluster, one per node, tried in order.
+   */
+  url: string | readonly string[];
   username: string;
   password: string;
   /**
@@ -104,26 +113,36 @@ export function encodeSegment(segment: string): string {
   return encodeURIComponent(segment);
 }
 
-/** Typed access to the management HTTP API of one broker. */
+/** Typed access to the management HTTP API of one broker or cluster. */
 export class ManagementClient {
-  readonly url: string;
+  /** Every node's base URL, in the order they are tried. */
+  readonly urls: readonly string[];
+  /** Index in {@link urls} of the node that answered last. */
+  #current = 0;
   readonly #username: string;
   readonly #authorization: string;
   readonly #timeoutMs: number;
   readonly #tls: TlsMaterial;
 
   constructor(options: ManagementClientOptions) {
-    this.url = options.url.replace(/\/+$/, "");
+    const urls = typeof options.url === "string" ? [options.url] : options.url;
+    if (urls.length === 0) throw new RangeError("ManagementClient needs at least one URL");
+    this.urls = urls.map((url) => url.replace(/\/+$/, ""));
     this.#username = options.username;
     this.#authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString("base64")}`;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#tls = options.tls ?? {};
   }
 
+  /** The base URL of the node that answered last (safe to print). */
+  get url(): string {
+    return this.urls[this.#current] as string;
+  }
+
   /** A client for the management API of a resolved endpoint. */
   static fromEndpoint(endpoint: ResolvedEndpoint): ManagementClient {
     return new ManagementClient({
-      url: endpoint.managementUrl,
+      url: endpoint.managementUrls,
       username: endpoint.managementUsername,
       password: endpoint.managementPassword,
       timeoutMs: endpoint.timeoutMs,
@@ -240,10 +259,31 @@ export class ManagementClient {
     );
   }
 
-  #request(method: string, path: string, body?: unknown): Promise<Response> {
-    const target = new URL(`${this.url}${path}`);
+  /** Sends the request to the nodes in turn, from the one that answered last. */
+  async #request(method: string, path: string, body?: unknown): Promise<Response> {
+    const failures: ConnectionError[] = [];
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      const index = (this.#current + tried) % this.urls.length;
+      try {
+        const response = await this.#send(this.urls[index] as string, method, path, body);
+        this.#current = index;
+        return response;
+      } catch (error) {
+        failures.push(error as ConnectionError);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    throw new ConnectionError(
+      ErrorCode.WARREN_MANAGEMENT_UNREACHABLE,
+      `no node of the management API answered ${method} ${path}:\n${failures.map((f) => `  ${f.message}`).join("\n")}`,
+      { cause: failures[0] },
+    );
+  }
+
+  #send(base: string, method: string, path: string, body?: unknown): Promise<Response> {
+    const target = new URL(`${base}${path}`);
     // URL normalises %2F in the path; keep the encoded form the API expects.
-    const requestPath = `${new URL(this.url).pathname.replace(/\/+$/, "")}${path}`;
+    const requestPath = `${new URL(base).pathname.replace(/\/+$/, "")}${path}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const transport = target.protocol === "https:" ? https : http;
     const headers: Record<string, string> = {
@@ -275,7 +315,7 @@ export class ManagementClient {
               body: Buffer.concat(chunks).toString("utf8"),
             }),
           );
-          response.on("error", (error) => reject(this.#unreachable(error)));
+          response.on("error", (error) => reject(this.#unreachable(base, error)));
         },
       );
       request.on("timeout", () => {
@@ -283,16 +323,16 @@ export class ManagementClient {
           Object.assign(new Error(`no answer within ${this.#timeoutMs} ms`), { code: "ETIMEDOUT" }),
         );
       });
-      request.on("error", (error) => reject(this.#unreachable(error)));
+      request.on("error", (error) => reject(this.#unreachable(base, error)));
       request.end(payload);
     });
   }
 
-  #unreachable(error: Error & { code?: string }): ConnectionError {
+  #unreachable(base: string, error: Error & { code?: string }): ConnectionError {
     const why = error.code === undefined ? error.message : `${error.code}: ${error.message}`;
     return new ConnectionError(
       ErrorCode.WARREN_MANAGEMENT_UNREACHABLE,
-      `management API at ${this.url} is unreachable (${why}); is the rabbitmq_management plugin enabled? Pass --management-url if it listens elsewhere`,
+      `management API at ${base} is unreachable (${why}); is the rabbitmq_management plugin enabled? Pass --management-url if it listens elsewhere`,
       { cause: error },
     );
   }

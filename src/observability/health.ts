@@ -22,6 +22,12 @@ export interface Readiness {
    * verdict, so a failing probe says which part is down.
    */
   checks?: ReadinessCheck[];
+  /**
+   * Consumers that take no messages on purpose (a tripped kill switch, a
+   * probe, an operator's pause): worth a look, but not a reason to restart
+   * the process, so they leave `ready` true. Omitted when empty.
+   */
+  degraded?: string[];
 }
 
 /** The readiness of one named part of a process. */
@@ -30,11 +36,24 @@ export interface ReadinessCheck {
   ready: boolean;
   /** Why not ready; absent when ready. */
   reason?: string;
+  /**
+   * Why a part that is still ready takes no work on purpose (a paused
+   * consumer, a tripped kill switch); absent otherwise.
+   */
+  degraded?: string;
 }
 
-/** A {@link ReadinessCheck}: ready unless `problem` says why not. */
-export function readinessCheck(name: string, problem: string | undefined): ReadinessCheck {
-  return problem === undefined ? { name, ready: true } : { name, ready: false, reason: problem };
+/**
+ * A {@link ReadinessCheck}: ready unless `problem` says why not; `degraded`
+ * notes a ready part held on purpose.
+ */
+export function readinessCheck(
+  name: string,
+  problem: string | undefined,
+  degraded?: string,
+): ReadinessCheck {
+  if (problem !== undefined) return { name, ready: false, reason: problem };
+  return degraded === undefined ? { name, ready: true } : { name, ready: true, degraded };
 }
 
 export interface HealthServerOptions {

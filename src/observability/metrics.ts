@@ -7,7 +7,18 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** What happened to one consumed message. */
-export type ConsumeOutcome = "acked" | "retried" | "dead_lettered" | "duplicate" | "requeued";
+/**
+ * What happened to one consumed message. `rejected`: no copy of it could be
+ * published, so it was rejected without requeue and the broker moved it to
+ * `Q.dlq` through the queue's own dead-letter arguments.
+ */
+export type ConsumeOutcome =
+  | "acked"
+  | "retried"
+  | "dead_lettered"
+  | "duplicate"
+  | "requeued"
+  | "rejected";
 
 /** What happened to one publish. */
 export type PublishOutcome =
@@ -30,8 +41,13 @@ export interface WarrenMetrics {
   readonly confirmLatency: Histogram<"exchange">;
   /** Publishes written and awaiting their confirm. */
   readonly publishesInFlight: Gauge;
-  /** Handlers running now. Labels: queue. */
+  /** Handlers running now (overrunning ones included). Labels: queue. */
   readonly handlersInFlight: Gauge<"queue">;
+  /**
+   * Handlers that ran past their `timeoutMs` and kept running after their
+   * signal was aborted; each held its lane until it settled. Labels: queue.
+   */
+  readonly handlersOverrun: Counter<"queue">;
   /** Messages ready in a queue, its retry tiers and its DLQ. Labels: queue. */
   readonly queueDepth: Gauge<"queue">;
   /** 1 while connected. Labels: role (`publisher` | `consumer`). */
@@ -55,6 +71,13 @@ export interface WarrenMetrics {
   readonly deadLetters: Counter<"queue" | "reason">;
   /** 1 while the broker blocks the publisher connection (resource alarm). */
   readonly publisherBlocked: Gauge;
+  /**
+   * 1 for the kill switch state a consumer is in, 0 for the others. Labels:
+   * queue, state (`running` | `tripped` | `probing`).
+   */
+  readonly killSwitchState: Gauge<"queue" | "state">;
+  /** Kill switch state changes. Labels: queue, state entered (`tripped` | `probing` | `resumed`). */
+  readonly killSwitchTransitions: Counter<"queue" | "state">;
   /**
    * @internal Live subscription counts read at scrape time by `consumers`;
    * each running consumer adds itself and removes itself on close.
@@ -87,7 +110,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
     registry,
     messagesConsumed: new Counter({
       name: "warren_messages_consumed_total",
-      help: "Messages consumed, by queue and outcome (acked, retried, dead_lettered, duplicate, requeued).",
+      help: "Messages consumed, by queue and outcome (acked, retried, dead_lettered, duplicate, requeued, rejected).",
       labelNames: ["queue", "outcome"],
       registers,
     }),
@@ -122,6 +145,12 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       labelNames: ["queue"],
       registers,
     }),
+    handlersOverrun: new Counter({
+      name: "warren_handlers_overrun_total",
+      help: "Handlers still running after their timeout aborted them, by queue; each holds its lane until it settles.",
+      labelNames: ["queue"],
+      registers,
+    }),
     queueDepth: new Gauge({
       name: "warren_queue_depth",
       help: "Messages ready in a queue (work queue, retry tiers and dead-letter queue).",
@@ -132,6 +161,18 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       name: "warren_connected",
       help: "1 while the connection of this role is open.",
       labelNames: ["role"],
+      registers,
+    }),
+    killSwitchState: new Gauge({
+      name: "warren_kill_switch_state",
+      help: "1 for the kill switch state a consumer is in (running, tripped, probing), 0 for the others.",
+      labelNames: ["queue", "state"],
+      registers,
+    }),
+    killSwitchTransitions: new Counter({
+      name: "warren_kill_switch_transitions_total",
+      help: "Kill switch state changes, by queue and state entered (tripped, probing, resumed).",
+      labelNames: ["queue", "state"],
       registers,
     }),
     messageAge: new Histogram({

@@ -53,6 +53,28 @@ export interface PublishOptions {
    * @default true
    */
   mandatory?: boolean;
+  /**
+   * Deliver the message after this delay (`"10m"`, or milliseconds). It must
+   * be one of the delays the topology declares on the exchange
+   * (`delays: [10m]`), and the client needs the topology; otherwise the
+   * publish fails with `WARREN_PUBLISH_DELAY_UNDECLARED`. The promise
+   * resolves once the broker holds the message in the wait queue.
+   */
+  delay?: string | number;
+  /**
+   * AMQP priority, an integer 0-255. Honoured by queues with `priority` in
+   * the topology (classic only); with the topology, a priority above the
+   * max of a queue the message reaches, or on a queue without priority, is
+   * refused with `WARREN_PUBLISH_INVALID_OPTIONS`.
+   */
+  priority?: number;
+  /**
+   * Drop the message if no consumer has taken it after this long (`"5m"`, or
+   * milliseconds): AMQP per-message `expiration`. The broker dead-letters it
+   * to `Q.dlq` with reason `expired`. Cannot be combined with `delay`
+   * (`WARREN_PUBLISH_INVALID_OPTIONS`).
+   */
+  expiresIn?: string | number;
 }
 
 /**

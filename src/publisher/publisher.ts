@@ -25,15 +25,19 @@ import type { ConfirmChannel, Message } from "amqplib";
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
-import { PublishError } from "../errors.ts";
+import { ErrorCode, type PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
+import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
+import { delayEnvelope } from "./delay.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
-import { type MessageRegistry, validatePayload } from "./messages.ts";
+import type { MessageRegistry } from "./messages.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
-import { buildEnvelope, type PublishOptions } from "./publish.ts";
+import { prepareEnvelope } from "./prepare.ts";
+import { applyPriorityAndExpiry } from "./priority-expiry.ts";
+import type { PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
 
@@ -44,6 +48,8 @@ export interface PublisherDeps {
   metrics: WarrenMetrics;
   /** Producer spans for `publish`, when the client has tracing on. */
   tracing?: Tracing | undefined;
+  /** The client's topology, when it has one: it declares the publish delays. */
+  topology?: CompiledTopology | undefined;
 }
 
 /** Confirmed publishing on one managed connection; see the module comment. */
@@ -52,6 +58,7 @@ export class Publisher implements ConfirmedSender {
   readonly #connection: ManagedConnection;
   readonly #logger: Logger;
   readonly #metrics: WarrenMetrics;
+  readonly #topology: CompiledTopology | undefined;
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
@@ -66,12 +73,14 @@ export class Publisher implements ConfirmedSender {
   #closing: Promise<void> | undefined;
   readonly #reopening: ReopeningChannel<ConfirmChannel>;
   #gaugeScheduled = false;
+  #readyWaiters: (() => void)[] = [];
 
   constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
     this.#options = Object.freeze({ ...publisherDefaults, ...options });
     this.#connection = deps.connection;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
+    this.#topology = deps.topology;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
     this.#tracing = deps.tracing;
     this.#reopening = new ReopeningChannel<ConfirmChannel>({
@@ -110,6 +119,26 @@ export class Publisher implements ConfirmedSender {
   }
 
   /**
+   * Resolves once a confirm channel is open (at once when one is), or after
+   * `timeoutMs` with false. `connect()` waits for it, so that a client is
+   * ready to publish when it is handed out.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#channel !== undefined) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#readyWaiters.push(onReady);
+    });
+  }
+
+  /**
    * Publishes `payload` as JSON to `exchange` (the publisher's by default)
    * and resolves once the broker confirms it. `messages` validates the
    * payload first. Never throws: every failure is a rejected promise.
@@ -122,23 +151,25 @@ export class Publisher implements ConfirmedSender {
   ): Promise<void> {
     if (!this.#accepting) return this.#refuse(publishErrors.closed(routingKey));
     let envelope: Envelope;
+    const exchange = options.exchange ?? this.#options.exchange;
     try {
-      validatePayload(messages, routingKey, payload);
-      envelope = buildEnvelope(
-        options.exchange ?? this.#options.exchange,
+      envelope = prepareEnvelope(
+        messages,
+        exchange,
         routingKey,
         payload,
         options,
+        this.#options.maxBytes,
       );
+      applyPriorityAndExpiry(envelope, options, this.#topology, envelope.exchange);
+      if (options.delay !== undefined) {
+        envelope = delayEnvelope(envelope, options.delay, this.#topology);
+      }
     } catch (error) {
+      const refused = error as PublishError;
       return this.#refuse(
-        error instanceof PublishError ? error : publishErrors.unserialisable(routingKey, error),
-      );
-    }
-    if (envelope.content.length > this.#options.maxBytes) {
-      return this.#refuse(
-        publishErrors.tooLarge(envelope, this.#options.maxBytes),
-        envelope.exchange,
+        refused,
+        refused.code === ErrorCode.WARREN_PUBLISH_TOO_LARGE ? exchange : this.#options.exchange,
       );
     }
     const tracing = this.#tracing;
@@ -367,6 +398,7 @@ export class Publisher implements ConfirmedSender {
     this.#seq = 0;
     this.#writable = true;
     this.#logger.debug("publish channel open");
+    for (const waiter of this.#readyWaiters.splice(0)) waiter();
     this.#pump();
   }
 

@@ -9,6 +9,13 @@ export {
   type FindOrStartBrokerOptions,
   findOrStartBroker,
 } from "./broker.ts";
+export {
+  LocalCluster,
+  type LocalClusterNode,
+  type LocalClusterOptions,
+  startLocalCluster,
+} from "./broker-cluster.ts";
+export { CLUSTER_NET_TICKTIME_SECONDS } from "./cluster-node.ts";
 export { type ManagementRequestInit, managementRequest, managementUrlFor } from "./management.ts";
 export {
   type FindOrStartPostgresOptions,

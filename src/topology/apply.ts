@@ -17,6 +17,7 @@ import {
   type BrokerEndpointOptions,
   type ResolvedEndpoint,
   resolveEndpoint,
+  secretsOf,
 } from "../connection/endpoint.ts";
 import { brokerEndpointSchema } from "../connection/endpoint-options.ts";
 import { openOneShotConnection, replyCode } from "../connection/one-shot.ts";
@@ -76,10 +77,7 @@ export function targetVhost(
 }
 
 function masker(options: BrokerEndpointOptions): (text: string) => string {
-  const urls = [
-    options.url,
-    ...(options.managementUrl === undefined ? [] : [options.managementUrl]),
-  ];
+  const urls = secretsOf(options);
   return (text) => maskSecrets(text, urls);
 }
 

@@ -19,7 +19,18 @@
  *   dead-letters back to `Q`. Quorum tiers also dead-letter at-least-once
  *   with reject-publish, so a message whose wait is over is not lost when
  *   `Q` is full: it stays in the tier until `Q` takes it.
+ * - Each delay an exchange `X` declares (`delays: [10m]`) is a fanout
+ *   exchange and a queue, both `X.delay.<delay>`. `publish(..., { delay })`
+ *   sends to that exchange, which keeps the message's routing key (the
+ *   default exchange would replace it with the queue name); the queue's
+ *   `x-message-ttl` holds it, and it dead-letters into `X` without an
+ *   `x-dead-letter-routing-key`, so the broker routes it with its own key.
+ *   The wait queues are quorum, at-least-once: a message whose wait is over
+ *   stays in the wait queue until `X` routes it, instead of being dropped.
  * - `Q.dlq` has the same type as `Q` and no dead-letter target of its own.
+ * - `initialGroupSize` (`x-quorum-initial-group-size`, how many nodes hold
+ *   a replica) goes on `Q`, its tiers and its `.dlq` alike: a message must
+ *   survive the loss of a node wherever it waits.
  * - Typed options map one to one (`maxLength` → `x-max-length`, `messageTtl`
  *   → `x-message-ttl`, ...); raw `arguments` go on `Q` only, never on its
  *   tiers or its `.dlq` (an `x-expires` there could delete dead letters).
@@ -28,12 +39,13 @@ import type {
   BindingObject,
   BrokerArguments,
   CompiledTopology,
+  DelayTier,
   ExchangeObject,
   QueueObject,
   RetryPolicy,
   RetryTier,
 } from "./model.ts";
-import { deadLetterQueueName, retryQueueName } from "./names.ts";
+import { deadLetterQueueName, delayName, retryQueueName } from "./names.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
 
 /** Compiles a validated topology into broker objects and retry policies. Pure. */
@@ -89,6 +101,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
           "x-dead-letter-exchange": "",
           "x-dead-letter-routing-key": name,
           ...(queue.type === "quorum" ? AT_LEAST_ONCE : {}),
+          ...replicas(queue),
         },
       });
     }
@@ -98,12 +111,51 @@ export function compileTopology(topology: Topology): CompiledTopology {
       owner: name,
       type: queue.type,
       durable: true,
-      arguments: { "x-queue-type": queue.type },
+      arguments: { "x-queue-type": queue.type, ...replicas(queue) },
     });
     for (const binding of queue.bindings) bindings.push(bindingObject(binding, name, "queue"));
   }
 
-  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies };
+  const delays: Record<string, DelayTier[]> = {};
+  for (const [name, exchange] of Object.entries(topology.exchanges)) {
+    const tiers = [...new Set(exchange.delaysMs)].map(
+      (delayMs): DelayTier => ({ exchange: name, delayMs, name: delayName(name, delayMs) }),
+    );
+    if (tiers.length === 0) continue;
+    delays[name] = tiers;
+    for (const tier of tiers) {
+      exchanges.push({
+        name: tier.name,
+        type: "fanout",
+        durable: true,
+        autoDelete: false,
+        internal: false,
+        arguments: {},
+      });
+      queues.push({
+        name: tier.name,
+        role: "delay",
+        owner: name,
+        type: "quorum",
+        durable: true,
+        arguments: {
+          "x-queue-type": "quorum",
+          "x-message-ttl": tier.delayMs,
+          "x-dead-letter-exchange": name,
+          ...AT_LEAST_ONCE,
+        },
+      });
+      bindings.push({
+        source: tier.name,
+        destination: tier.name,
+        destinationType: "queue",
+        routingKey: "",
+        arguments: {},
+      });
+    }
+  }
+
+  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies, delays };
 }
 
 /**
@@ -125,6 +177,15 @@ const AT_LEAST_ONCE = {
   "x-overflow": "reject-publish",
 } as const;
 
+/**
+ * `x-quorum-initial-group-size` when the topology sets it, typed or (for
+ * files written before `initialGroupSize` existed) as a raw argument.
+ */
+function replicas(queue: QueueDefinition): BrokerArguments {
+  const size = queue.initialGroupSize ?? queue.arguments["x-quorum-initial-group-size"];
+  return size === undefined ? {} : { "x-quorum-initial-group-size": size };
+}
+
 function workQueueArguments(name: string, queue: QueueDefinition): BrokerArguments {
   const args: BrokerArguments = { "x-queue-type": queue.type };
   if (queue.deadLetter === undefined) {
@@ -143,7 +204,8 @@ function workQueueArguments(name: string, queue: QueueDefinition): BrokerArgumen
   if (queue.maxLengthBytes !== undefined) args["x-max-length-bytes"] = queue.maxLengthBytes;
   if (queue.messageTtlMs !== undefined) args["x-message-ttl"] = queue.messageTtlMs;
   if (queue.singleActiveConsumer) args["x-single-active-consumer"] = true;
-  return { ...args, ...queue.arguments };
+  if (queue.priority !== undefined) args["x-max-priority"] = queue.priority;
+  return { ...args, ...replicas(queue), ...queue.arguments };
 }
 
 function retryPolicy(name: string, queue: QueueDefinition): RetryPolicy {

@@ -25,15 +25,16 @@ export interface ExchangeObject {
 }
 
 /**
- * What a queue is for: the declared work queue, one of its retry tiers, or its
- * dead-letter queue.
+ * What a queue is for: the declared work queue, one of its retry tiers, its
+ * dead-letter queue, or (`delay`) the wait queue of an exchange's publish
+ * delay.
  */
-export type QueueRole = "work" | "retry" | "dlq";
+export type QueueRole = "work" | "retry" | "dlq" | "delay";
 
 export interface QueueObject {
   name: string;
   role: QueueRole;
-  /** The work queue this object belongs to (itself for `work`). */
+  /** The work queue this object belongs to (itself for `work`; the exchange for `delay`). */
   owner: string;
   type: QueueType;
   /** Always true: warren never declares a non-durable queue. */
@@ -72,6 +73,18 @@ export interface RetryPolicy {
   deadLetterQueue: string;
 }
 
+/**
+ * One declared publish delay of an exchange: `publish(..., { delay })` sends
+ * the message to the fanout exchange `name`, whose queue `name` holds it for
+ * `delayMs` and then dead-letters it into `exchange` with its routing key.
+ */
+export interface DelayTier {
+  exchange: string;
+  delayMs: number;
+  /** `X.delay.<delay>`: both the wait exchange and the wait queue. */
+  name: string;
+}
+
 export interface CompiledTopology {
   vhost: string;
   /** In declaration order: an exchange comes after those it depends on. */
@@ -80,4 +93,6 @@ export interface CompiledTopology {
   bindings: BindingObject[];
   /** Keyed by work queue name. */
   retryPolicies: Record<string, RetryPolicy>;
+  /** Declared publish delays, keyed by exchange name (exchanges without delays are absent). */
+  delays: Record<string, DelayTier[]>;
 }

@@ -15,5 +15,15 @@ export function retryQueueName(queue: string, delayMs: number): string {
   return `${queue}.retry.${formatDelay(delayMs)}`;
 }
 
+/**
+ * `X.delay.<delay>`, e.g. `orders.delay.10m`: the fanout exchange and the TTL
+ * queue (same name; exchanges and queues are separate namespaces) that hold a
+ * message published to exchange `X` with that delay, then dead-letter it back
+ * into `X` with its own routing key.
+ */
+export function delayName(exchange: string, delayMs: number): string {
+  return `${exchange}.delay.${formatDelay(delayMs)}`;
+}
+
 /** AMQP short strings (exchange and queue names) hold at most 255 bytes. */
 export const MAX_NAME_BYTES = 255;

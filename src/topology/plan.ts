@@ -156,6 +156,8 @@ function describeQueue(q: QueueObject): string {
       return `${q.type} retry tier (waits ${formatValue(ttl)} ms, then back to ${q.owner})`;
     case "dlq":
       return `${q.type} dead-letter queue of ${q.owner}`;
+    case "delay":
+      return `${q.type} publish delay of exchange ${q.owner} (waits ${formatValue(ttl)} ms, then into ${q.owner} with its routing key)`;
   }
 }
 

@@ -119,8 +119,18 @@ const exchangeFields = z.strictObject({
     .array(bindingSchema)
     .default([])
     .describe("Exchange-to-exchange bindings: messages flow from `exchange` into this one."),
+  delays: z
+    .array(durationSchema)
+    .default([])
+    .describe(
+      "Delays `publish(..., { delay })` may use with this exchange; each is a wait queue `<exchange>.delay.<delay>`.",
+    ),
 });
-export const exchangeSchema = exchangeFields;
+export const exchangeSchema = exchangeFields.transform((exchange) => {
+  const { delays, ...rest } = exchange;
+  /** Declared publish delays, in ms, in file order. */
+  return { ...rest, delaysMs: delays };
+});
 
 const retryFields = z.strictObject({
   delays: z
@@ -172,6 +182,14 @@ const queueFields = z.strictObject({
     .describe(
       `Quorum only: redeliveries before the broker dead-letters (crash-loop cap). Default ${TOPOLOGY_DEFAULTS.deliveryLimit}.`,
     ),
+  initialGroupSize: z
+    .int()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe(
+      "Quorum only: how many cluster nodes hold a replica of the queue, its retry tiers and its .dlq (x-quorum-initial-group-size). Default: the broker's (every node of the cluster, as of RabbitMQ 3.10); a value above the number of nodes means every node.",
+    ),
   maxLength: z.int().min(1).optional().describe("Maximum number of ready messages."),
   maxLengthBytes: z.int().min(1).optional().describe("Maximum total body size of ready messages."),
   overflow: z
@@ -183,6 +201,14 @@ const queueFields = z.strictObject({
     .boolean()
     .default(false)
     .describe("Only one consumer receives at a time."),
+  priority: z
+    .int()
+    .min(1)
+    .max(255, { error: "RabbitMQ supports at most 255 priority levels (10 or fewer is advised)" })
+    .optional()
+    .describe(
+      "Classic only: highest message priority the queue honours (x-max-priority, 1-255; keep it at 10 or less).",
+    ),
   deadLetter: deadLetterFields
     .optional()
     .describe(

@@ -7,7 +7,7 @@
  */
 import { formatDelay } from "./duration.ts";
 import type { ExchangeType } from "./model.ts";
-import { deadLetterQueueName, MAX_NAME_BYTES, retryQueueName } from "./names.ts";
+import { deadLetterQueueName, delayName, MAX_NAME_BYTES, retryQueueName } from "./names.ts";
 import { queueArgumentProblem } from "./queue-arguments.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
 
@@ -84,6 +84,7 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
   }
 
   const derived = derivedQueueNames(topology);
+  checkDelays(topology, report);
   for (const [name, queue] of Object.entries(topology.queues)) {
     const path = ["queues", name];
     checkName(path, name, "queue", report);
@@ -189,10 +190,39 @@ function checkQueueOptions(
       "deliveryLimit is for quorum queues only (RabbitMQ refuses x-delivery-limit on a classic queue); remove it or set type: quorum",
     );
   }
+  if (queue.type === "classic" && queue.initialGroupSize !== undefined) {
+    report(
+      [...path, "initialGroupSize"],
+      "initialGroupSize is for quorum queues only (a classic queue lives on one node; RabbitMQ refuses x-quorum-initial-group-size on it); remove it or set type: quorum",
+    );
+  }
+  const rawGroupSize = queue.arguments["x-quorum-initial-group-size"];
+  if (
+    queue.initialGroupSize !== undefined &&
+    rawGroupSize !== undefined &&
+    rawGroupSize !== queue.initialGroupSize
+  ) {
+    report(
+      [...path, "initialGroupSize"],
+      `initialGroupSize ${queue.initialGroupSize} contradicts arguments."x-quorum-initial-group-size" ${JSON.stringify(rawGroupSize)}; keep only initialGroupSize`,
+    );
+  }
   if (queue.type === "quorum" && queue.overflow !== "reject-publish") {
     report(
       [...path, "overflow"],
       `overflow ${JSON.stringify(queue.overflow)} is not available on a quorum queue: warren dead-letters quorum queues at-least-once, which RabbitMQ honours only with reject-publish; remove overflow or set type: classic`,
+    );
+  }
+  if (queue.type === "quorum" && queue.priority !== undefined) {
+    report(
+      [...path, "priority"],
+      "priority is for classic queues only: quorum queues on RabbitMQ 3.10 do not support x-max-priority (the broker refuses it); set type: classic or remove priority",
+    );
+  }
+  if (queue.priority !== undefined && Object.hasOwn(queue.arguments, "x-max-priority")) {
+    report(
+      [...path, "arguments", "x-max-priority"],
+      "x-max-priority is set twice, by priority and by arguments; keep priority and remove the raw argument",
     );
   }
   const limited = queue.maxLength !== undefined || queue.maxLengthBytes !== undefined;
@@ -201,6 +231,48 @@ function checkQueueOptions(
       [...path, "overflow"],
       "overflow has no effect without maxLength or maxLengthBytes; add a limit or remove overflow",
     );
+  }
+}
+
+/**
+ * The publish delays of each exchange: at least 1ms, each once, and a wait
+ * exchange/queue name `X.delay.<delay>` that no declared exchange or queue
+ * already uses (the file would otherwise declare one object twice with
+ * different meanings). A derived queue cannot clash: `Q.dlq` and
+ * `Q.retry.<delay>` never end in `.delay.<delay>`.
+ */
+function checkDelays(topology: Topology, report: Report): void {
+  for (const [name, exchange] of Object.entries(topology.exchanges)) {
+    const seen = new Set<number>();
+    exchange.delaysMs.forEach((delayMs, index) => {
+      const path = ["exchanges", name, "delays", index];
+      if (delayMs === 0) {
+        report(path, "a publish delay must be at least 1ms; publish without delay instead of 0");
+        return;
+      }
+      if (seen.has(delayMs)) {
+        report(path, `${formatDelay(delayMs)} is declared twice; remove the duplicate`);
+        return;
+      }
+      seen.add(delayMs);
+      const waitName = delayName(name, delayMs);
+      const clash = Object.hasOwn(topology.exchanges, waitName)
+        ? `the declared exchange ${JSON.stringify(waitName)}`
+        : Object.hasOwn(topology.queues, waitName)
+          ? `the declared queue ${JSON.stringify(waitName)}`
+          : undefined;
+      if (clash !== undefined) {
+        report(
+          path,
+          `the wait exchange and queue of this delay would be named ${JSON.stringify(waitName)}, which is ${clash}; rename that object or this exchange`,
+        );
+      } else if (Buffer.byteLength(waitName) > MAX_NAME_BYTES) {
+        report(
+          path,
+          `the wait queue ${JSON.stringify(waitName)} is ${Buffer.byteLength(waitName)} bytes; AMQP names hold at most ${MAX_NAME_BYTES}, so shorten the exchange name`,
+        );
+      }
+    });
   }
 }
 

@@ -27,6 +27,34 @@ describe("decodeBody", () => {
     if (!result.ok) expect(result.error.name).toBe("UndecodableError");
   });
 
+  it("refuses JSON whose strings hold invalid UTF-8 as undecodable instead of replacing the bytes", () => {
+    const body = Buffer.concat([
+      Buffer.from('{"name":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}'),
+    ]);
+    const result = decodeBody(body, 100, undefined);
+    expect(result).toMatchObject({ ok: false, reason: "undecodable" });
+    if (!result.ok)
+      expect(result.error.message).toBe(
+        "body is not valid UTF-8 text (an invalid byte sequence); JSON must be UTF-8",
+      );
+  });
+
+  it("accepts valid multi-byte UTF-8 and a leading byte-order mark", () => {
+    const body = Buffer.from('\uFEFF{"name":"café ☕"}', "utf8");
+    expect(decodeBody(body, 100, undefined)).toEqual({ ok: true, value: { name: "café ☕" } });
+  });
+
+  it("refuses JSON nested deeper than a schema can walk as invalid-payload, without throwing", () => {
+    type Deep = { next?: Deep | undefined };
+    const deep: z.ZodType<Deep> = z.lazy(() => z.object({ next: deep.optional() }));
+    const depth = 100_000;
+    const body = Buffer.from(`${'{"next":'.repeat(depth)}{}${"}".repeat(depth)}`);
+    const result = decodeBody(body, body.length, deep);
+    expect(result).toMatchObject({ ok: false, reason: "invalid-payload" });
+  });
+
   it("names the failing path when the schema refuses the payload", () => {
     const result = decodeBody(Buffer.from('{"id":"1"}'), 100, schema);
     expect(result).toMatchObject({ ok: false, reason: "invalid-payload" });

@@ -130,12 +130,32 @@ describe("consume options", () => {
     ["resubscribeMaxDelayMs", 1],
     ["requeueDelayMs", 0],
     ["depthIntervalMs", 0],
+    ["maxUncountedRetries", 0],
   ];
   for (const [name, min] of numeric) {
     it.each(badIntegers(min))(`refuses ${name}: %s as a ConsumeError`, (value) => {
       expectInvalid(
         () => resolveConsumeOptions(policy, { [name]: value }),
         name,
+        value,
+        ConsumeError,
+      );
+    });
+  }
+});
+
+describe("kill switch options", () => {
+  const numeric: [string, number][] = [
+    ["minMessages", 1],
+    ["windowMs", 1],
+    ["cooldownMs", 0],
+    ["probeMessages", 1],
+  ];
+  for (const [name, min] of numeric) {
+    it.each(badIntegers(min))(`refuses killSwitch.${name}: %s as a ConsumeError`, (value) => {
+      expectInvalid(
+        () => resolveConsumeOptions(policy, { killSwitch: { [name]: value } }),
+        `killSwitch.${name}`,
         value,
         ConsumeError,
       );
@@ -253,6 +273,21 @@ describe("apply and plan options", () => {
     await expectRejectsInvalid(
       () => planAgainstBroker(compiled, { url, timeoutMs: value as number }),
       "timeoutMs",
+    );
+  });
+
+  it.each([[[]], [42]])("refuses url: %j (not a URL or a list of them)", async (value) => {
+    await expectRejectsInvalid(() => planAgainstBroker(compiled, { url: value as never }), "url");
+  });
+
+  it("names the entry of a URL list that is not a URL", async () => {
+    await expect(planAgainstBroker(compiled, { url: [url, ""] })).rejects.toThrow(/option url\.1 /);
+  });
+
+  it.each([[[]], [""]])("refuses managementUrl: %j", async (value) => {
+    await expectRejectsInvalid(
+      () => planAgainstBroker(compiled, { url, managementUrl: value as never }),
+      "managementUrl",
     );
   });
 

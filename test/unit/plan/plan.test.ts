@@ -60,6 +60,7 @@ function desired(): CompiledTopology {
       },
     ],
     retryPolicies: {},
+    delays: {},
   };
 }
 

@@ -240,6 +240,39 @@ describe("compileTopology", () => {
   });
 });
 
+describe("initialGroupSize", () => {
+  const topology = (queue: Record<string, unknown>) =>
+    resolveTopology({ queues: { q: { retry: { delays: ["1s"] }, ...queue } } });
+
+  it("puts x-quorum-initial-group-size on the queue, its retry tier and its dead-letter queue", () => {
+    const compiled = compileTopology(topology({ initialGroupSize: 3 }));
+    expect(
+      compiled.queues.map((q) => [q.name, q.arguments["x-quorum-initial-group-size"]]),
+    ).toEqual([
+      ["q", 3],
+      ["q.retry.1s", 3],
+      ["q.dlq", 3],
+    ]);
+  });
+
+  it("leaves the replica count to the broker when the topology does not set it", () => {
+    const compiled = compileTopology(topology({}));
+    for (const queue of compiled.queues) {
+      expect(queue.arguments).not.toHaveProperty("x-quorum-initial-group-size");
+    }
+  });
+
+  it("refuses it on a classic queue, and a raw argument that contradicts it", () => {
+    expect(() => topology({ type: "classic", initialGroupSize: 3 })).toThrow(
+      /q\.initialGroupSize: initialGroupSize is for quorum queues only/,
+    );
+    expect(() =>
+      topology({ initialGroupSize: 3, arguments: { "x-quorum-initial-group-size": 2 } }),
+    ).toThrow(/initialGroupSize 3 contradicts arguments."x-quorum-initial-group-size" 2/);
+    expect(() => topology({ initialGroupSize: 0 })).toThrow(/initialGroupSize/);
+  });
+});
+
 describe("retryTierFor", () => {
   const policy: RetryPolicy = {
     queue: "q",

@@ -1,0 +1,159 @@
+/**
+ * One node of a throwaway local RabbitMQ cluster: its config, its data dir
+ * and its process group, which can be started again after it was killed or
+ * stopped (its data dir stays until the whole cluster is removed).
+ *
+ * Unlike the single throwaway node (broker-local.ts), the nodes of a cluster
+ * must share an Erlang cookie, so `HOME` is the cluster's root dir, where
+ * the cookie file lives, and each node keeps its database and logs in a
+ * sub-dir of its own. The net tick time is short (8 s instead of 60 s) so
+ * that a paused node is declared down within seconds, and partitions are
+ * handled by `pause_minority`, the mode RabbitMQ recommends for three nodes.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { canConnect } from "./docker.ts";
+import {
+  groupAlive,
+  type ServerProcess,
+  sleep,
+  startServerProcess,
+  tailOfFile,
+  waitUntil,
+} from "./process.ts";
+
+/** Net tick time of cluster nodes, in seconds: a paused node is down after 6-10 s. */
+export const CLUSTER_NET_TICKTIME_SECONDS = 8;
+
+/** Ports and names of one node, fixed for its whole life. */
+export interface ClusterNodeConfig {
+  /** Erlang node name, e.g. `warren-123-ab12cd-1@localhost`. */
+  name: string;
+  amqpPort: number;
+  managementPort: number;
+  distPort: number;
+  /** The cluster's root dir: `HOME` of every node, holds the shared cookie. */
+  rootDir: string;
+  /** `rabbitmq-server` start script. */
+  serverPath: string;
+  /** Environment without any `RABBITMQ_*` variable. */
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+/** Writes a node's config files; call once before the first start. */
+export async function writeNodeConfig(config: ClusterNodeConfig): Promise<void> {
+  const dir = nodeDir(config);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "enabled_plugins"), "[rabbitmq_management].\n");
+  await writeFile(
+    join(dir, "rabbitmq.conf"),
+    [
+      "loopback_users = none",
+      `listeners.tcp.1 = 127.0.0.1:${config.amqpPort}`,
+      `management.tcp.port = ${config.managementPort}`,
+      "management.tcp.ip = 127.0.0.1",
+      "disk_free_limit.absolute = 1MB",
+      "collect_statistics_interval = 1000",
+      "cluster_partition_handling = pause_minority",
+      "",
+    ].join("\n"),
+  );
+  await writeFile(
+    join(dir, "advanced.config"),
+    `[{kernel, [{net_ticktime, ${CLUSTER_NET_TICKTIME_SECONDS}}]}].\n`,
+  );
+}
+
+/** The node's own dir under the cluster root. */
+export function nodeDir(config: ClusterNodeConfig): string {
+  return join(config.rootDir, config.name.split("@")[0] as string);
+}
+
+/** Environment of the node's server and of `rabbitmqctl` talking to it. */
+export function nodeEnv(config: ClusterNodeConfig): NodeJS.ProcessEnv {
+  const dir = nodeDir(config);
+  return {
+    ...config.baseEnv,
+    HOME: config.rootDir,
+    RABBITMQ_NODENAME: config.name,
+    RABBITMQ_NODE_PORT: String(config.amqpPort),
+    RABBITMQ_DIST_PORT: String(config.distPort),
+    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
+    RABBITMQ_LOG_BASE: join(dir, "log"),
+    RABBITMQ_LOGS: join(dir, "log", "node.log"),
+    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
+    RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
+    RABBITMQ_PID_FILE: join(dir, "node.pid"),
+  };
+}
+
+/** Spawns the node in a process group of its own; its output goes to `server.log`. */
+export function spawnNode(config: ClusterNodeConfig): ServerProcess {
+  const dir = nodeDir(config);
+  return startServerProcess({
+    command: config.serverPath,
+    args: [],
+    env: nodeEnv(config),
+    cwd: dir,
+    logFile: join(dir, "server.log"),
+  });
+}
+
+/** Resolves once the node accepts AMQP connections. */
+export async function waitForAmqp(
+  config: ClusterNodeConfig,
+  server: ServerProcess,
+  timeoutMs: number,
+): Promise<void> {
+  await waitUntil(() => canConnect("127.0.0.1", config.amqpPort, 1_000), {
+    timeoutMs,
+    intervalMs: 200,
+    failed: () =>
+      server.exitReason === undefined ? undefined : `it exited (${server.exitReason})`,
+  });
+}
+
+/** The last lines of the node's logs, for error messages. */
+export function nodeLogTail(config: ClusterNodeConfig): string {
+  const dir = nodeDir(config);
+  return [tailOfFile(join(dir, "server.log"), 1024), tailOfFile(join(dir, "log", "node.log"), 3072)]
+    .filter((text) => text.trim() !== "")
+    .join("\n--- node log ---\n");
+}
+
+/**
+ * Runs `rabbitmqctl -n <node> ...args` with the node's environment (so it
+ * finds the shared cookie) and resolves with its stdout; rejects with its
+ * stderr when it fails.
+ */
+export function rabbitmqctl(
+  config: ClusterNodeConfig,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<string> {
+  const ctl = join(config.serverPath, "..", "rabbitmqctl");
+  return new Promise((resolve, reject) => {
+    execFile(
+      ctl,
+      ["-n", config.name, ...args],
+      { env: nodeEnv(config), timeout: timeoutMs, cwd: nodeDir(config) },
+      (error, stdout, stderr) => {
+        if (error === null) resolve(stdout);
+        else
+          reject(
+            new Error(`rabbitmqctl ${args.join(" ")} on ${config.name} failed: ${stderr || error}`),
+          );
+      },
+    );
+  });
+}
+
+/** Waits until no process of the group is left (bounded). */
+export async function waitGroupGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(50);
+  return !groupAlive(pid);
+}

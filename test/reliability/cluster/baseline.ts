@@ -1,0 +1,34 @@
+/** Scenario 1: the baseline, no fault. */
+import { describe, expect, it } from "vitest";
+import { Scenario } from "../harness/scenario.ts";
+import { clusterEnv, expectPassed } from "./context.ts";
+
+/** Messages of the baseline run (the issue asks 10,000; scaled to fit the suite in ~12 min on 2 cores, see docs/reliability.md). */
+export const BASELINE_MESSAGES = 2_000;
+
+export function baselineScenario(): void {
+  describe("1. baseline", () => {
+    it(`handles ${BASELINE_MESSAGES} messages exactly once with two consumer processes, the queue replicated on every node`, async () => {
+      const s = await Scenario.start("01-baseline", clusterEnv());
+      try {
+        const queue = (await (
+          await s.env.management(`/api/queues/${encodeURIComponent(s.vhost)}/work`)
+        ).json()) as { members?: string[]; type?: string };
+        expect(queue.type).toBe("quorum");
+        expect(queue.members).toHaveLength(3);
+
+        await s.startConsumer();
+        await s.startConsumer();
+        const published = await s.publish({ from: 1, to: BASELINE_MESSAGES, window: 200 });
+        expect(published.rejected).toBe(0);
+        const report = await s.finish();
+        expectPassed(report);
+        expect(report.handled).toBe(BASELINE_MESSAGES);
+        expect(report.duplicatesSuppressed).toBe(0);
+        expect(report.deadLettered).toBe(0);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}

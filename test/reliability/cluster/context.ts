@@ -1,0 +1,41 @@
+/**
+ * The cluster and PostgreSQL shared by every cluster scenario of one run,
+ * started once by cluster.test.ts. Scenario modules read them from here.
+ */
+import { expect } from "vitest";
+import type { LocalCluster } from "../../../src/testing/broker-cluster.ts";
+import type { Report, ScenarioEnv } from "../harness/scenario.ts";
+
+export const shared: { cluster?: LocalCluster; databaseUrl?: string } = {};
+
+export function cluster(): LocalCluster {
+  if (shared.cluster === undefined) throw new Error("the cluster is not started");
+  return shared.cluster;
+}
+
+/** The scenario environment: every node of the cluster. */
+export function clusterEnv(): ScenarioEnv {
+  const c = cluster();
+  return {
+    urls: c.urls,
+    managementUrls: c.managementUrls,
+    databaseUrl: shared.databaseUrl ?? "",
+    management: (path, init) => c.management(path, init),
+    where: `${c.nodes.length}-node cluster`,
+  };
+}
+
+/** The pass criteria every scenario shares. */
+export function expectPassed(report: Report): void {
+  expect(report.unhandled).toEqual([]);
+  expect(report.lost).toBe(0);
+  expect(report.duplicateExecutions).toBe(0);
+  expect(report.confirmed).toBeGreaterThan(0);
+}
+
+/** Starts every node that is down and resumes every paused one. */
+export async function allNodesUp(): Promise<void> {
+  const c = cluster();
+  for (let index = 0; index < c.nodes.length; index++) await c.resume(index);
+  await Promise.all(c.nodes.map((_, index) => c.startNode(index)));
+}

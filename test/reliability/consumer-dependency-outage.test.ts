@@ -1,0 +1,136 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Consumer } from "../../src/consumer/consume.ts";
+import type { KillSwitchChange } from "../../src/consumer/kill-switch.ts";
+import type { ConsumeOptions } from "../../src/consumer/options.ts";
+import {
+  createHarness,
+  type Harness,
+  sleep,
+  waitFor,
+  workTopology,
+} from "../integration/consumer/harness.ts";
+
+// A handler whose dependency fails for 10 s and then recovers, on the same
+// backlog with and without the kill switch. A short tier (100 ms; 2
+// attempts) and a backlog of 100 burn every message through its attempts
+// within the outage even on a loaded machine (200 failed calls in 10 s), as
+// minutes of tiers would in production against a longer outage.
+const Q = "work";
+const DLQ = "work.dlq";
+const MESSAGES = 100;
+const OUTAGE_MS = 10_000;
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.close()));
+});
+
+interface Run {
+  deadLettered: number;
+  handled: Set<number>;
+  /** Handler calls that failed (the dependency was down). */
+  failedCalls: number;
+  changes: KillSwitchChange[];
+  consumer: Consumer;
+  harness: Harness;
+}
+
+async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
+  const harness = await createHarness((vhost) =>
+    workTopology(vhost, {
+      retry: { delays: ["100ms"], maxAttempts: 2 },
+      deliveryLimit: 20,
+    }),
+  );
+  harnesses.push(harness);
+  for (let n = 0; n < MESSAGES; n++) {
+    harness.channel.publish("events", "job.created", Buffer.from(JSON.stringify({ n })), {
+      persistent: true,
+    });
+  }
+  await harness.channel.waitForConfirms();
+
+  const recoversAt = performance.now() + OUTAGE_MS;
+  const handled = new Set<number>();
+  let failedCalls = 0;
+  const consumer = await harness.consume<{ n: number }>(
+    Q,
+    async (message) => {
+      if (performance.now() < recoversAt) {
+        failedCalls++;
+        throw new Error("payment gateway unavailable");
+      }
+      await sleep(1); // the call to the dependency
+      handled.add(message.n);
+    },
+    { concurrency: 2, depthIntervalMs: 0, ...options },
+  );
+  const changes: KillSwitchChange[] = [];
+  consumer.on("tripped", (change) => changes.push(change));
+  consumer.on("probing", (change) => changes.push(change));
+  consumer.on("resumed", (change) => changes.push(change));
+
+  let deadLettered = 0;
+  await waitFor(
+    async () => {
+      deadLettered = await harness.depth(DLQ);
+      return handled.size + deadLettered >= MESSAGES;
+    },
+    40_000,
+    `every message handled or dead-lettered (${handled.size} + ${deadLettered} of ${MESSAGES})`,
+  );
+  return { deadLettered, handled, failedCalls, changes, consumer, harness };
+}
+
+async function transitions(run: Run, state: string): Promise<number> {
+  const metric = await run.harness.metrics.killSwitchTransitions.get();
+  return metric.values.find((v) => v.labels.state === state && v.labels.queue === Q)?.value ?? 0;
+}
+
+describe("a dependency down for 10 s", () => {
+  it("with the kill switch, under 5 % of the messages reach the DLQ and the rest are handled after recovery; without it, far more are dead-lettered", async () => {
+    const [withSwitch, without] = await Promise.all([
+      runOutage({
+        killSwitch: {
+          threshold: 0.5,
+          minMessages: 10,
+          windowMs: 2_000,
+          cooldownMs: 1_000,
+          probeMessages: 3,
+        },
+      }),
+      runOutage({}),
+    ]);
+    const percent = (n: number) => ((100 * n) / MESSAGES).toFixed(1);
+    console.log(
+      `dependency down ${OUTAGE_MS / 1000} s, ${MESSAGES} messages, tier 100ms, 2 attempts: ` +
+        `dead-lettered with the kill switch ${withSwitch.deadLettered} (${percent(withSwitch.deadLettered)} %), ` +
+        `without it ${without.deadLettered} (${percent(without.deadLettered)} %); ` +
+        `failed handler calls ${withSwitch.failedCalls} with, ${without.failedCalls} without; ` +
+        `kill switch transitions: ${withSwitch.changes.map((c) => c.state).join(" > ")}`,
+    );
+
+    // With the kill switch: few dead letters, every other message handled
+    // (the handler only succeeds once the dependency is back).
+    expect(withSwitch.deadLettered).toBeLessThan(MESSAGES * 0.05);
+    expect(withSwitch.handled.size).toBe(MESSAGES - withSwitch.deadLettered);
+    // Without it: the comparison.
+    expect(without.deadLettered).toBeGreaterThan(withSwitch.deadLettered);
+    expect(without.deadLettered).toBeGreaterThanOrEqual(MESSAGES * 0.05);
+
+    // Tripped, probed (failed probes trip it again) and resumed once, by a probe.
+    const states = withSwitch.changes.map((c) => c.state);
+    expect(states[0]).toBe("tripped");
+    expect(states).toContain("probing");
+    expect(states.at(-1)).toBe("resumed");
+    expect(states.filter((s) => s === "resumed")).toHaveLength(1);
+    expect(withSwitch.changes.at(-1)).toEqual({ state: "resumed", by: "probe" });
+    expect(withSwitch.consumer.killSwitchState).toBe("running");
+    for (const state of ["tripped", "probing", "resumed"]) {
+      expect(await transitions(withSwitch, state), state).toBe(
+        states.filter((s) => s === state).length,
+      );
+    }
+    expect(without.changes).toEqual([]);
+  });
+});

@@ -1,0 +1,343 @@
+/**
+ * One reliability scenario: a vhost of its own with a quorum work queue
+ * (replicas on every node), a ledger table in PostgreSQL, a publisher in the
+ * test process and consumer processes, the faults the scenario injects (each
+ * time-stamped), and at the end the report and the pass criteria every
+ * scenario shares: lost = 0, duplicate executions = 0, no unhandled error or
+ * rejection in any process, work queue and retry tier empty.
+ *
+ * Recovery time: for each fault, the longest pause in handling (between two
+ * ledger rows, all consumers together) within the 60 s after it; the report
+ * gives p50 and p99 over the scenario's faults.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { pino } from "pino";
+import { connect, type Warren } from "../../../src/client.ts";
+import { applyTopology } from "../../../src/topology/apply.ts";
+import { compileTopology } from "../../../src/topology/compile.ts";
+import { resolveTopology } from "../../../src/topology/load.ts";
+import type { Topology } from "../../../src/topology/schema.ts";
+import type { LedgerConsumerConfig } from "../fixtures/ledger-consumer.ts";
+import { ConsumerProcess } from "./consumers.ts";
+import { type PublishOptions, type PublishResult, publishNumbered } from "./publish.ts";
+
+/** Where the scenario runs: broker URLs (one node or several) and PostgreSQL. */
+export interface ScenarioEnv {
+  urls: string[];
+  managementUrls: string[];
+  databaseUrl: string;
+  /** A management API request to a node that answers. */
+  management(path: string, init?: RequestInit): Promise<Response>;
+  /** Shown in the report: "3-node cluster" or "1 node". */
+  where: string;
+}
+
+export interface ScenarioOptions {
+  /** Idempotency lease of the consumers, in milliseconds. @default 5000 */
+  leaseMs?: number;
+  /** Broker delivery limit of the work queue. @default 20 */
+  deliveryLimit?: number;
+}
+
+export interface Report {
+  scenario: string;
+  where: string;
+  published: number;
+  confirmed: number;
+  handled: number;
+  lost: number;
+  duplicateExecutions: number;
+  duplicatesSuppressed: number;
+  deadLettered: number;
+  recoveryP50Ms: number | null;
+  recoveryP99Ms: number | null;
+  maxRssMb: Record<string, number>;
+  unhandled: string[];
+  durationMs: number;
+}
+
+const QUEUE = "work";
+
+export class Scenario {
+  readonly name: string;
+  readonly env: ScenarioEnv;
+  readonly run = randomBytes(4).toString("hex");
+  readonly vhost: string;
+  readonly topology: Topology;
+  /** The topology as a file would hold it. */
+  readonly topologyInput: Record<string, unknown>;
+  readonly ledger: string;
+  readonly pool: pg.Pool;
+  readonly consumers: ConsumerProcess[] = [];
+  readonly faults: { at: number; label: string }[] = [];
+  readonly started = Date.now();
+  readonly #options: Required<ScenarioOptions>;
+  #warren: Warren | undefined;
+  #publishes: PublishResult[] = [];
+  #count = 0;
+
+  private constructor(name: string, env: ScenarioEnv, options: ScenarioOptions) {
+    this.name = name;
+    this.env = env;
+    this.#options = { leaseMs: 5_000, deliveryLimit: 20, ...options };
+    this.vhost = `reliability-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}-${this.run}`;
+    this.ledger = `ledger_${this.run}`;
+    this.topologyInput = {
+      vhost: this.vhost,
+      queues: {
+        [QUEUE]: {
+          type: "quorum",
+          // Every node holds a replica (3 on the cluster; the broker caps it
+          // at the number of nodes).
+          initialGroupSize: 3,
+          retry: { delays: ["1s"], maxAttempts: 5 },
+          deliveryLimit: this.#options.deliveryLimit,
+        },
+      },
+    };
+    this.topology = resolveTopology(this.topologyInput);
+    this.pool = new pg.Pool({ connectionString: env.databaseUrl, max: 3 });
+    this.pool.on("error", () => undefined);
+  }
+
+  /** Declares the topology (through every node's URL) and the ledger table. */
+  static async start(name: string, env: ScenarioEnv, options: ScenarioOptions = {}) {
+    const scenario = new Scenario(name, env, options);
+    await applyTopology(compileTopology(scenario.topology), {
+      url: env.urls,
+      managementUrl: env.managementUrls,
+    });
+    await scenario.pool.query(
+      `CREATE TABLE "${scenario.ledger}" (seq integer NOT NULL, consumer text NOT NULL, pid integer NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+    );
+    await scenario.pool.query(`CREATE TABLE "${scenario.ledger}_holds" (seq integer PRIMARY KEY)`);
+    return scenario;
+  }
+
+  get queue(): string {
+    return QUEUE;
+  }
+
+  /** The scenario's topology as a JSON file, for the CLI. */
+  topologyFile(): string {
+    const file = join(tmpdir(), `warren-${this.vhost}.json`);
+    writeFileSync(file, JSON.stringify(this.topologyInput));
+    return file;
+  }
+
+  /** The publishing client (connected on first use, with every node's URL). */
+  async publisher(): Promise<Warren> {
+    this.#warren ??= await connect({
+      url: this.env.urls,
+      topology: this.topology,
+      serviceName: `${this.name}-publisher`,
+      logger: pino({ level: "silent" }),
+      heartbeatSeconds: 5,
+      backoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    });
+    return this.#warren;
+  }
+
+  /** Starts a consumer process and (unless `wait` is false) waits until it consumes. */
+  async startConsumer(
+    overrides: Partial<LedgerConsumerConfig> = {},
+    wait = true,
+  ): Promise<ConsumerProcess> {
+    // Each consumer starts on another node: the URL list is rotated.
+    const shift = this.consumers.length % this.env.urls.length;
+    const consumer = new ConsumerProcess({
+      name: `${this.name}-consumer-${this.consumers.length + 1}`,
+      urls: [...this.env.urls.slice(shift), ...this.env.urls.slice(0, shift)],
+      databaseUrl: this.env.databaseUrl,
+      topology: this.topology,
+      queue: QUEUE,
+      ledger: this.ledger,
+      leaseMs: this.#options.leaseMs,
+      ...overrides,
+    });
+    this.consumers.push(consumer);
+    if (wait) await consumer.ready();
+    return consumer;
+  }
+
+  /** Publishes seq `from`..`to` (see publishNumbered). */
+  async publish(options: Omit<PublishOptions, "run" | "queue">): Promise<PublishResult> {
+    const result = await publishNumbered(await this.publisher(), {
+      run: this.run,
+      queue: QUEUE,
+      ...options,
+    });
+    this.#publishes.push(result);
+    this.#count = Math.max(this.#count, options.to);
+    return result;
+  }
+
+  /** Runs a fault, time-stamped for the recovery figures. */
+  async fault<T>(label: string, inject: () => Promise<T> | T): Promise<T> {
+    this.faults.push({ at: Date.now(), label });
+    return inject();
+  }
+
+  /** Distinct messages in the ledger. */
+  async handledCount(): Promise<number> {
+    const { rows } = await this.pool.query(
+      `SELECT count(DISTINCT seq)::int AS n FROM "${this.ledger}"`,
+    );
+    return rows[0].n as number;
+  }
+
+  /** Waits until `n` distinct messages are in the ledger. */
+  async waitHandled(n: number, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const handled = await this.handledCount();
+      if (handled >= n) return;
+      if (Date.now() > deadline) {
+        const logs = this.consumers.map((c) => `--- ${c.name}\n${c.stderr.slice(-2_000)}`);
+        throw new Error(
+          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms\n${logs.join("\n")}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async #queueMessages(queue: string): Promise<number> {
+    const path = `/api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}`;
+    const response = await this.env.management(path);
+    const body = (await response.json()) as { messages?: number };
+    return body.messages ?? -1;
+  }
+
+  /** Sequence numbers of the messages in `work.dlq` (left in place). */
+  async deadLettered(): Promise<number[]> {
+    return (await this.deadLetters()).map((m) => m.seq);
+  }
+
+  /** The messages in `work.dlq` (left in place): sequence number and headers. */
+  async deadLetters(): Promise<{ seq: number; headers: Record<string, unknown> }[]> {
+    const path = `/api/queues/${encodeURIComponent(this.vhost)}/${QUEUE}.dlq/get`;
+    const response = await this.env.management(path, {
+      method: "POST",
+      body: JSON.stringify({ count: 1000, ackmode: "ack_requeue_true", encoding: "auto" }),
+      headers: { "content-type": "application/json" },
+    });
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+    const messages = (await response.json()) as {
+      payload: string;
+      properties: { headers?: Record<string, unknown> };
+    }[];
+    return messages.map((m) => ({
+      seq: (JSON.parse(m.payload) as { seq: number }).seq,
+      headers: m.properties.headers ?? {},
+    }));
+  }
+
+  /**
+   * Waits for every confirmed message to be handled or dead-lettered, stops
+   * the consumers cleanly, and computes the report.
+   */
+  async finish(expected: { deadLettered?: number } = {}): Promise<Report> {
+    const confirmed = new Set<number>();
+    let published = 0;
+    for (const result of this.#publishes) {
+      published += result.published;
+      for (const seq of result.confirmed) confirmed.add(seq);
+    }
+    const deadLetterCount = expected.deadLettered ?? 0;
+    await this.waitHandled(confirmed.size - deadLetterCount, 180_000);
+    // Late copies (retry tiers, redeliveries) settle: queues drain to zero.
+    const deadline = Date.now() + 30_000;
+    let left = -1;
+    while (Date.now() < deadline) {
+      left = (await this.#queueMessages(QUEUE)) + (await this.#queueMessages(`${QUEUE}.retry.1s`));
+      if (left === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    for (const consumer of this.consumers) await consumer.stop();
+
+    const { rows } = await this.pool.query(
+      `SELECT seq, extract(epoch FROM at) * 1000 AS ms FROM "${this.ledger}" ORDER BY at`,
+    );
+    const executions = rows.length;
+    const handledSet = new Set(rows.map((r) => r.seq as number));
+    const dead = await this.deadLettered();
+    const lost = [...confirmed].filter((seq) => !handledSet.has(seq) && !dead.includes(seq));
+    const times = rows.map((r) => Number(r.ms));
+    const recoveries = this.faults.map((fault) => longestPause(times, fault.at, 60_000));
+    const maxRssMb: Record<string, number> = {
+      publisher: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    for (const consumer of this.consumers) {
+      maxRssMb[consumer.name.replace(`${this.name}-`, "")] = Math.round(
+        consumer.stats.maxRssBytes / 1024 / 1024,
+      );
+    }
+    const report: Report = {
+      scenario: this.name,
+      where: this.env.where,
+      published,
+      confirmed: confirmed.size,
+      handled: handledSet.size,
+      lost: lost.length,
+      duplicateExecutions: executions - handledSet.size,
+      duplicatesSuppressed: this.consumers.reduce((sum, c) => sum + c.stats.duplicates, 0),
+      deadLettered: dead.length,
+      recoveryP50Ms: percentile(recoveries, 0.5),
+      recoveryP99Ms: percentile(recoveries, 0.99),
+      maxRssMb,
+      unhandled: this.consumers.flatMap((c) => c.unhandled.map((e) => `${c.name}: ${e.message}`)),
+      durationMs: Date.now() - this.started,
+    };
+    if (left !== 0) report.unhandled.push(`work queue and retry tier still hold ${left} messages`);
+    saveReport(report);
+    return report;
+  }
+
+  /** Stops whatever is left, drops the ledger and the vhost. */
+  async close(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.kill()));
+    await this.#warren?.close().catch(() => undefined);
+    await this.pool
+      .query(`DROP TABLE IF EXISTS "${this.ledger}", "${this.ledger}_keys"`)
+      .catch(() => undefined);
+    await this.pool.end();
+    await this.env
+      .management(`/api/vhosts/${encodeURIComponent(this.vhost)}`, { method: "DELETE" })
+      .catch(() => undefined);
+  }
+}
+
+/** Longest gap between handled messages in [from, from + windowMs]. */
+function longestPause(times: number[], from: number, windowMs: number): number {
+  let previous = from;
+  let longest = 0;
+  for (const t of times) {
+    if (t < from) continue;
+    if (t > from + windowMs) break;
+    longest = Math.max(longest, t - previous);
+    previous = t;
+  }
+  return Math.round(longest);
+}
+
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] as number;
+}
+
+/** Where reports go: $WARREN_RELIABILITY_REPORTS, else $TMPDIR/warren-reliability. */
+export const reportDir =
+  process.env.WARREN_RELIABILITY_REPORTS ?? join(tmpdir(), "warren-reliability");
+
+function saveReport(report: Report): void {
+  mkdirSync(reportDir, { recursive: true });
+  const file = join(reportDir, `${report.scenario}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`[reliability] ${JSON.stringify(report)}`);
+}
