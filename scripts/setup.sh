@@ -8,6 +8,8 @@
 #     the tests start a throwaway node on free ports (see docs/testing.md);
 #   - postgresql, unless DATABASE_URL points at a server: same, for the
 #     PostgreSQL idempotency store tests;
+#   - promtool (Debian's prometheus package, no service started), for the
+#     alert rules' unit tests in .ci/run;
 #   - chromium (Debian's package), for the browser test of `warren console`;
 # then `npm ci` and `npm run build`. Every step is skipped when its tool is already there.
 set -euo pipefail
@@ -147,6 +149,19 @@ else
   apt_install postgresql
   have_postgres || die "postgresql is still missing after apt-get install"
   echo "postgresql installed"
+fi
+
+# ---- promtool (ops/prometheus alert rules) --------------------------------
+# `.ci/run` checks ops/prometheus/alerts.yml and runs its unit tests with
+# promtool, which Debian ships in the `prometheus` package. apt_install's
+# policy-rc.d keeps the package from starting a Prometheus server.
+step "promtool"
+if command -v promtool >/dev/null 2>&1; then
+  echo "promtool present: $(promtool --version 2>&1 | head -n 1)"
+else
+  apt_install prometheus
+  command -v promtool >/dev/null 2>&1 || die "promtool is still missing after apt-get install prometheus"
+  echo "promtool installed: $(promtool --version 2>&1 | head -n 1)"
 fi
 
 # ---------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import { type ConnectionRole, ManagedConnection } from "./connection/connection.
 import { type Consumer, startConsumer } from "./consumer/consume.ts";
 import type { ConsumeOptions, Handler } from "./consumer/options.ts";
 import { ConnectionError, ConsumeError, ErrorCode } from "./errors.ts";
-import type { Readiness } from "./observability/health.ts";
+import { type Readiness, type ReadinessCheck, readinessCheck } from "./observability/health.ts";
 import { resolveLogger } from "./observability/logger.ts";
 import { createMetrics, type WarrenMetrics } from "./observability/metrics.ts";
+import { loadTracing, type Tracing, type TracingOptions } from "./observability/tracing.ts";
 import type { Envelope } from "./publisher/envelope.ts";
 import type {
   MessageRegistry,
@@ -100,6 +101,16 @@ export interface ConnectOptions<M extends MessageSchemas = MessageSchemas> {
   socketOptions?: SocketOptions;
   /** Publisher settings: timeouts, window, sizes. @default see `publisherDefaults` */
   publisher?: Partial<Omit<PublisherOptions, "exchange">>;
+  /**
+   * OpenTelemetry traces: a producer span per `publish` (its context goes in
+   * the `traceparent`/`tracestate` headers) and a consumer span per delivery
+   * (docs/operations.md#tracing). Needs the optional peer dependency
+   * `@opentelemetry/api`, imported only when this is on; `connect` rejects
+   * with `WARREN_DEPENDENCY_MISSING` without it. `true` uses the global
+   * tracer provider.
+   * @default false
+   */
+  tracing?: boolean | TracingOptions;
 }
 
 export { connectDefaults };
@@ -127,24 +138,33 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
   readonly #consumers = new Set<Consumer>();
   #consumerConnection: ManagedConnection | undefined;
   #closing: Promise<void> | undefined;
+  readonly #tracing: Tracing | undefined;
 
   /** @internal Use {@link connect}. */
-  constructor(options: ConnectOptions<M>) {
+  constructor(options: ConnectOptions<M>, tracing?: Tracing) {
     super();
     this.#options = resolveConnectOptions(options);
+    this.#tracing = tracing;
     this.logger = resolveLogger(options.logger);
     this.metrics = createMetrics(options.registry);
     const topology = options.topology;
     this.topology =
       topology === undefined || "retryPolicies" in topology ? topology : compileTopology(topology);
     this.publisherConnection = this.#connection("publisher");
-    this.publisherConnection.on("blocked", (reason) => this.emit("blocked", reason));
-    this.publisherConnection.on("unblocked", () => this.emit("unblocked"));
+    this.publisherConnection.on("blocked", (reason) => {
+      this.metrics.publisherBlocked.set(1);
+      this.emit("blocked", reason);
+    });
+    this.publisherConnection.on("unblocked", () => {
+      this.metrics.publisherBlocked.set(0);
+      this.emit("unblocked");
+    });
     this.#publisher = new Publisher(
       {
         connection: this.publisherConnection,
         logger: this.logger.child({ component: "publisher" }),
         metrics: this.metrics,
+        tracing,
         topology: this.topology,
       },
       { ...this.#options.publisher, exchange: this.#options.publishExchange },
@@ -245,6 +265,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
         topology: this.topology,
         logger: this.logger,
         metrics: this.metrics,
+        tracing: this.#tracing,
       },
       queue,
       handler,
@@ -278,26 +299,43 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 
   /**
    * Ready when the publisher is connected and every open consumer consumes;
-   * for `/readyz`. A consumer paused on purpose (a tripped or probing kill
-   * switch, an operator's `pause()`) is listed in `degraded` and leaves the
-   * process ready.
+   * for `/readyz`. `checks` names each part: `publisher`, then
+   * `consumer:<queue>` for each consumer. A consumer paused on purpose (a
+   * tripped or probing kill switch, an operator's `pause()`) is listed in
+   * `degraded` (and its check carries the reason) and leaves the process
+   * ready.
    */
   readiness(): Readiness {
     const reasons: string[] = [];
+    const checks: ReadinessCheck[] = [];
     if (this.#closing !== undefined) reasons.push("client is closing");
-    if (!this.#publisher.ready) reasons.push("publisher not connected");
-    if (this.blocked) reasons.push(`publisher blocked by the broker (${this.blockedReason})`);
+    let publisherProblem: string | undefined;
+    if (!this.#publisher.ready) publisherProblem = "publisher not connected";
+    else if (this.blocked) {
+      publisherProblem = `publisher blocked by the broker (${this.blockedReason})`;
+    }
+    if (publisherProblem !== undefined) reasons.push(publisherProblem);
+    checks.push(readinessCheck("publisher", publisherProblem));
     const degraded: string[] = [];
     for (const consumer of this.#consumers) {
       if (consumer.closing) continue;
       // Paused on purpose (kill switch, operator): restarting would not help.
       const held = consumer.pausedReason;
-      if (held !== undefined) degraded.push(held);
-      else if (!consumer.consuming) reasons.push(`not consuming ${consumer.queue}`);
+      if (held !== undefined) {
+        degraded.push(held);
+        checks.push(readinessCheck(`consumer:${consumer.queue}`, undefined, held));
+        continue;
+      }
+      const problem = consumer.consuming
+        ? undefined
+        : `not consuming ${consumer.queue} (${consumer.subscribedLanes}/${consumer.options.concurrency} lanes subscribed)`;
+      if (problem !== undefined) reasons.push(problem);
+      checks.push(readinessCheck(`consumer:${consumer.queue}`, problem));
     }
     return {
       ready: reasons.length === 0,
       reasons,
+      checks,
       ...(degraded.length === 0 ? {} : { degraded }),
     };
   }
@@ -351,7 +389,11 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
 export async function connect<const M extends MessageSchemas = MessageSchemas>(
   options: ConnectOptions<M>,
 ): Promise<Warren<M>> {
-  const warren = new Warren<M>(options);
+  const tracing =
+    options.tracing === undefined || options.tracing === false
+      ? undefined
+      : await loadTracing(options.tracing === true ? {} : options.tracing);
+  const warren = new Warren<M>(options, tracing);
   await warren.open();
   return warren;
 }

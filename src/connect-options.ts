@@ -12,6 +12,7 @@ import { z } from "zod";
 import type { ConnectOptions } from "./client.ts";
 import { type BackoffOptions, backoffDefaults } from "./connection/backoff.ts";
 import { connectionDefaults } from "./connection/connection.ts";
+import type { TracingOptions } from "./observability/tracing.ts";
 import { integer, nonEmptyString, numberAtLeast, opaque, resolveOptions } from "./options.ts";
 import type { MessageRegistry, MessageSchemas } from "./publisher/messages.ts";
 import { type PublisherOptions, publisherSchema } from "./publisher/options.ts";
@@ -58,6 +59,8 @@ const connectSchema = z.object({
   logger: opaque<Logger>().optional(),
   registry: opaque<Registry>().optional(),
   socketOptions: opaque<SocketOptions>().optional(),
+  // Loaded by connect() before the client exists (observability/tracing.ts).
+  tracing: z.union([z.boolean(), opaque<TracingOptions>()]).optional(),
 });
 
 /** {@link ConnectOptions} after checks and defaults. */

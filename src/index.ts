@@ -161,9 +161,32 @@ export {
   type HealthServerOptions,
   healthServerDefaults,
   type Readiness,
+  type ReadinessCheck,
+  readinessCheck,
   serveHealth,
 } from "./observability/health.ts";
 export type { ConsumeOutcome, PublishOutcome, WarrenMetrics } from "./observability/metrics.ts";
+export type { TracingOptions } from "./observability/tracing.ts";
+
+// ── Operating: warren status and warren worker as library calls ─────────────
+export {
+  type QueueCounts,
+  type QueueStatusOptions,
+  type QueueStatusReport,
+  readQueueStatus,
+  type StatusProblem,
+  type StatusProblemOptions,
+  statusProblems,
+  type WorkQueueStatus,
+} from "./status/queue-status.ts";
+export { defineWorker, type WorkerDefinition } from "./worker/define-worker.ts";
+export {
+  type DrainResult,
+  type RunningWorker,
+  type RunWorkerOptions,
+  runWorker,
+  runWorkerDefaults,
+} from "./worker/run-worker.ts";
 
 // ── Topology as code: load, compile, plan, apply, export ────────────────────
 export {

@@ -1,5 +1,5 @@
 /**
- * Optional peer dependencies (`pg`, `testcontainers`) are imported lazily,
+ * Optional peer dependencies (`pg`, `testcontainers`, `@opentelemetry/api`) are imported lazily,
  * by the feature that needs them, so a user who never uses that feature
  * need not install them. When one is missing, the feature fails with a
  * `WARREN_DEPENDENCY_MISSING` error that names the package and the feature
@@ -8,7 +8,7 @@
 import { ErrorCode, WarrenError } from "./errors.ts";
 
 /** The optional packages warren can use. */
-export type OptionalPackage = "pg" | "testcontainers";
+export type OptionalPackage = "pg" | "testcontainers" | "@opentelemetry/api";
 
 function isMissing(error: unknown, name: string): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -49,6 +49,19 @@ export async function importTestcontainers(
   } catch (error) {
     throw isMissing(error, "testcontainers")
       ? dependencyMissing("testcontainers", feature, error)
+      : error;
+  }
+}
+
+/** Imports `@opentelemetry/api`, or throws `WARREN_DEPENDENCY_MISSING` naming `feature`. */
+export async function importOpenTelemetry(
+  feature: string,
+): Promise<typeof import("@opentelemetry/api")> {
+  try {
+    return await import("@opentelemetry/api");
+  } catch (error) {
+    throw isMissing(error, "@opentelemetry/api")
+      ? dependencyMissing("@opentelemetry/api", feature, error)
       : error;
   }
 }

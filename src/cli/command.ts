@@ -124,6 +124,12 @@ export const globalHelp = [
   "-h, --help                  show help",
 ];
 
+/**
+ * Whether a command took over SIGINT (`warren worker` drains on it); run.ts
+ * then leaves it alone instead of exiting with 130.
+ */
+export const processSignals = { owned: false };
+
 /** A usage error: printed with the usage text, exit code 1. */
 export class UsageError extends Error {}
 

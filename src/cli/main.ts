@@ -13,7 +13,8 @@
  * ({@link exitCodeFor}), never from its message.
  *
  * To add a group (e.g. `dlq`), add its {@link CommandGroup} to `groups`; a
- * command without subcommands (`console`) is added as a {@link Command}.
+ * command without subcommands (`status`, `worker`, `console`) is added as a
+ * {@link Command}.
  */
 
 import { readFileSync } from "node:fs";
@@ -36,10 +37,14 @@ import { consoleCommand } from "./console.ts";
 import { dlqCommands } from "./dlq.ts";
 import { outboxCommands } from "./outbox.ts";
 import { type CliIo, Output, processIo } from "./output.ts";
+import { statusCommand } from "./status.ts";
 import { topologyCommands } from "./topology.ts";
+import { workerCommand } from "./worker.ts";
 
-/** Command groups (and standalone commands) by name. */
+/** Command groups (and standalone commands) by name, in the order usage lists them. */
 export const groups: Record<string, CommandGroup | Command> = {
+  status: statusCommand,
+  worker: workerCommand,
   topology: topologyCommands,
   dlq: dlqCommands,
   console: consoleCommand,
@@ -87,7 +92,7 @@ function usage(): string {
   );
   lines.push(
     "",
-    "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan) or conflicts (apply).",
+    "Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan), conflicts (apply) or problems (status).",
   );
   return lines.join("\n");
 }
@@ -188,9 +193,14 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   if (ignored.length > 0) {
     const flags = ignored.map((flag) => `--${flag}`).join(", ");
     const words = [groupName, name].filter((w) => w !== "").join(" ");
+    // A command that takes some broker flags does contact the broker: the
+    // ignored ones are merely not used by it.
+    const noBroker = (command.globals ?? []).some((flag) => brokerFlags.includes(flag))
+      ? ""
+      : " (this command does not contact the broker)";
     out.failure(
       usageError(
-        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${words}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? " (this command does not contact the broker)" : ""}`,
+        `${flags} ${ignored.length === 1 ? "has" : "have"} no effect on "warren ${words}": remove ${ignored.length === 1 ? "it" : "them"}${ignored.some((flag) => brokerFlags.includes(flag)) ? noBroker : ""}`,
       ),
     );
     out.error(commandUsage(groupName!, name, command));

@@ -12,12 +12,15 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** True when stdout is a terminal (`--watch` then redraws in place). */
+  isTty?: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
+  isTty: process.stdout.isTTY === true,
 };
 
 export class Output {

@@ -2,8 +2,10 @@
  * Process entry point of the CLI (bin/warren.js runs the compiled main.ts the
  * same way). Unlike the library, the CLI owns the process: it installs a
  * SIGINT handler so that Ctrl-C ends a command with exit code 130 and no
- * stack trace, and exits quietly when its output pipe is closed (EPIPE).
+ * stack trace, unless the command took SIGINT over (`warren worker`), and
+ * exits quietly when its output pipe is closed (EPIPE).
  */
+import { processSignals } from "./command.ts";
 import { main } from "./main.ts";
 
 // `warren ... | head` closes the pipe before all output is written: stop
@@ -15,9 +17,14 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.once("SIGINT", () => {
+process.on("SIGINT", () => {
+  if (processSignals.owned) return; // `warren worker` drains on it instead
   process.stderr.write("interrupted\n");
   process.exit(130);
 });
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// After a drain, handlers that outlived the deadline must not run on: their
+// messages are back in the queue already.
+if (processSignals.owned) process.exit(code);

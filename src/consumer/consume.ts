@@ -24,6 +24,7 @@ import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
@@ -48,6 +49,8 @@ export interface ConsumerDeps {
   topology: CompiledTopology;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** Consumer spans, when the client has tracing on. */
+  tracing?: Tracing | undefined;
 }
 
 /** Options of {@link Consumer.close}. */
@@ -297,6 +300,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly connection: ManagedConnection;
   readonly #lanes: Lane[];
   #closing: Promise<void> | undefined;
+  #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
@@ -354,6 +358,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     );
   }
 
+  /**
+   * After `close()`: true when every running handler finished before the
+   * drain deadline, false when some were still running (their messages go
+   * back to the queue). Undefined until the close has drained.
+   */
+  get drainCompleted(): boolean | undefined {
+    return this.#drainCompleted;
+  }
+
   /** True once `close()` was called. */
   get closing(): boolean {
     return this.#closing !== undefined;
@@ -362,6 +375,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** True while every lane is subscribed (for readiness checks). */
   get consuming(): boolean {
     return !this.closing && this.#lanes.every((lane) => lane.subscribed);
+  }
+
+  /** Lanes subscribed now (the `warren_consumers` gauge reads it at scrape time). */
+  get subscribedLanes(): number {
+    let n = 0;
+    for (const lane of this.#lanes) if (lane.subscribed) n++;
+    return n;
   }
 
   /**
@@ -435,6 +455,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     for (const lane of this.#lanes) lane.keepSubscribed();
+    this.#deps.metrics.consumerSources.add(this);
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
         connection: this.connection,
@@ -459,6 +480,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.#intake.stop();
+    this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
     let timer: NodeJS.Timeout | undefined;
@@ -468,6 +490,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const drained = Promise.all(this.#lanes.map((lane) => lane.drained()));
     const result = await Promise.race([drained, deadline]);
     clearTimeout(timer);
+    this.#drainCompleted = result !== "timeout";
     if (result === "timeout") {
       this.logger.warn(
         { inFlight: this.inFlight, drainTimeoutMs },
@@ -532,7 +555,8 @@ export async function startConsumer<T>(
     handler,
     publisher: deps.publisher,
     logger,
-    meters: bindMeters(deps.metrics, queue),
+    meters: bindMeters(deps.metrics, queue, policy),
+    tracing: deps.tracing,
   };
   const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
   await consumer.start();

@@ -48,6 +48,29 @@ export interface MessageContext {
   readonly raw: ConsumeMessage;
 }
 
+/**
+ * The fields every message-level log line carries: messageId, attempt, and
+ * correlationId when the message has one, and traceId while tracing is on
+ * (the queue comes from the consumer's child logger).
+ */
+export function messageLogFields(
+  message: ConsumeMessage,
+  attempt: number,
+): Record<string, unknown> {
+  const { messageId, correlationId } = message.properties;
+  const fields: Record<string, unknown> = { messageId, attempt };
+  if (correlationId !== undefined) fields.correlationId = correlationId;
+  const traceId = (message as Traced)[TRACE_ID];
+  if (traceId !== undefined) fields.traceId = traceId;
+  return fields;
+}
+
+/** Where the runtime notes a delivery's trace id while its consumer span runs. */
+export const TRACE_ID: unique symbol = Symbol("warren.traceId");
+
+/** A delivery handled inside a consumer span. */
+export type Traced = ConsumeMessage & { [TRACE_ID]?: string };
+
 const noHeaders: Readonly<MessagePropertyHeaders> = Object.freeze({});
 
 /**
@@ -96,7 +119,7 @@ class DeliveryContext implements MessageContext {
   }
 
   get logger(): Logger {
-    this.#logger ??= this.#parentLogger.child({ messageId: this.messageId, attempt: this.attempt });
+    this.#logger ??= this.#parentLogger.child(messageLogFields(this.raw, this.attempt));
     return this.#logger;
   }
 

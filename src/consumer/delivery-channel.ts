@@ -18,6 +18,7 @@
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import { attemptOf, messageLogFields } from "./context.ts";
 
 /**
  * The channel a delivery came on. Acks and nacks only make sense there: once
@@ -50,7 +51,7 @@ export function batchedDeliveryChannel(
   // requeued the delivery already, so there is nothing to undo, only to note.
   const dropped = (what: string, message: ConsumeMessage, error: unknown) =>
     logger.debug(
-      { err: error, messageId: message.properties.messageId },
+      { ...messageLogFields(message, attemptOf(message)), err: error },
       `${what} dropped: channel closed`,
     );
   // The latest delivery acked in this tick; acking it with `multiple`

@@ -1,8 +1,11 @@
 /**
- * Feeds the `warren_queue_depth` gauge (docs/architecture.md#metrics-and-health): every interval, the
- * ready-message count of a work queue, each of its retry tiers and its
- * dead-letter queue, read with `queue.declare passive` on a channel of the
- * consumer connection. The channel is its own: a failed check closes the
+ * Feeds the `warren_queue_depth` gauge (docs/architecture.md#metrics-and-health):
+ * at start and then every interval, the ready-message count of a work
+ * queue, each of its retry tiers and its dead-letter queue, read with
+ * `queue.declare passive` on a channel of the consumer connection. The same
+ * answer carries the broker's consumer count of the work queue, which feeds
+ * `warren_queue_consumers` and the autoscaling signal
+ * `warren_queue_ready_per_consumer`. The channel is its own: a failed check closes the
  * channel it runs on, and must never take a lane's deliveries with it.
  */
 import type { Logger } from "pino";
@@ -38,19 +41,26 @@ export function startDepthSampler(options: {
   async function sample(): Promise<void> {
     if (options.connection.model === undefined) return; // reconnecting: try at the next tick
     const open = await channel.get();
+    const { metrics, policy } = options;
     for (const queue of queues) {
-      const { messageCount } = await open.checkQueue(queue);
-      options.metrics.queueDepth.set({ queue }, messageCount);
+      const { messageCount, consumerCount } = await open.checkQueue(queue);
+      metrics.queueDepth.set({ queue }, messageCount);
+      if (queue === policy.queue) {
+        metrics.brokerConsumers.set({ queue }, consumerCount);
+        metrics.readyPerConsumer.set({ queue }, messageCount / Math.max(1, consumerCount));
+      }
     }
   }
 
-  const timer = setInterval(() => {
+  const tick = () => {
     running ??= sample()
       .catch((error: unknown) => options.logger.debug({ err: error }, "queue depth not read"))
       .finally(() => {
         running = undefined;
       });
-  }, options.intervalMs);
+  };
+  tick(); // at start: a dashboard should not wait one interval for the first value
+  const timer = setInterval(tick, options.intervalMs);
   timer.unref();
 
   return {

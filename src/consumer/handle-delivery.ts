@@ -6,8 +6,10 @@
  */
 import type { ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import type { DeliverySpan, Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { RetryPolicy } from "../topology/model.ts";
+import { messageLogFields, TRACE_ID, type Traced } from "./context.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
 import { readAttempt } from "./delivery-headers.ts";
 import { type DeliveryObservation, observationOf } from "./kill-switch.ts";
@@ -25,31 +27,59 @@ export interface DeliveryRuntime<T> {
   publisher: ConfirmedSender;
   logger: Logger;
   meters: ConsumerMeters;
+  /** Present only when the client was created with `tracing` on. */
+  tracing: Tracing | undefined;
   /** Told how each delivery ended, once it is settled (the kill switch listens here). */
   observe?: (message: ConsumeMessage, observation: DeliveryObservation) => void;
 }
 
-/** Handles one delivery to the end: it never throws. */
-export async function handleDelivery<T>(
+/**
+ * Handles one delivery to the end: it never throws. With tracing on, the
+ * delivery runs inside a consumer span whose trace id every log line of the
+ * message carries, and the span ends with the delivery's outcome.
+ */
+export function handleDelivery<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
 ): Promise<void> {
   const attempt = checkedAttempt(rt, message);
+  const tracing = rt.tracing;
+  if (tracing === undefined) return deliver(rt, message, channel, attempt, undefined);
+  return tracing.consume(message, rt.queue, attempt, (span) => {
+    (message as Traced)[TRACE_ID] = span.traceId;
+    return deliver(rt, message, channel, attempt, span);
+  });
+}
+
+function spanOutcome(span: DeliverySpan, verdict: Verdict): void {
+  if (verdict.kind === "ack") span.outcome(verdict.outcome);
+  else if (verdict.kind === "requeue") span.outcome("requeued");
+  else span.outcome(verdict.kind === "retry" ? "retried" : "dead_lettered", verdict.error);
+}
+
+async function deliver<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  channel: DeliveryChannel,
+  attempt: number,
+  span: DeliverySpan | undefined,
+): Promise<void> {
   const timing: HandlerTiming = { seconds: -1, result: "success", overrun: undefined };
   let verdict: Verdict;
   try {
     verdict = await judge(rt, message, attempt, timing);
   } catch (error) {
     // Only a bug in warren or a guard store gets here; keep the message.
-    rt.logger.error({ err: error, messageId: message.properties.messageId }, "consumer failure");
+    rt.logger.error({ ...messageLogFields(message, attempt), err: error }, "consumer failure");
     verdict = { kind: "requeue", why: "internal error" };
   }
+  if (span !== undefined) spanOutcome(span, verdict);
   await settle(rt, message, channel, attempt, verdict);
   rt.observe?.(message, observationOf(verdict));
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
-  if (timing.overrun !== undefined) await awaitOverrun(rt, message, timing.overrun);
+  if (timing.overrun !== undefined) await awaitOverrun(rt, message, attempt, timing.overrun);
 }
 
 /** The delivery's attempt; a forged or broken `warren-attempt` counts as 1 and is logged. */
@@ -73,9 +103,10 @@ function checkedAttempt<T>(rt: DeliveryRuntime<T>, message: ConsumeMessage): num
 async function awaitOverrun<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
+  attempt: number,
   overrun: Promise<void>,
 ): Promise<void> {
-  const log = { messageId: message.properties.messageId, timeoutMs: rt.options.timeoutMs };
+  const log = { ...messageLogFields(message, attempt), timeoutMs: rt.options.timeoutMs };
   rt.meters.overrun.inc();
   rt.logger.warn(
     log,

@@ -4,7 +4,7 @@
  * `AbortSignal` made only when the handler reads it or the deadline passes.
  */
 import type { ConsumeMessage } from "amqplib";
-import { createContext } from "./context.ts";
+import { createContext, messageLogFields } from "./context.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
 import type { HandlerTiming } from "./verdict.ts";
@@ -56,6 +56,7 @@ export async function runHandler<T>(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      rt.meters.timeouts.inc();
       // The handler may ignore its signal: its lane waits for this.
       timing.overrun = run.then(
         () => undefined,
@@ -74,7 +75,12 @@ export async function runHandler<T>(
       (error: unknown) => {
         clearTimeout(timer);
         // A handler that ignored its signal may fail after the deadline.
-        if (timedOut) rt.logger.debug({ err: error }, "handler failed after its timeout");
+        if (timedOut) {
+          rt.logger.debug(
+            { ...messageLogFields(message, attempt), err: error },
+            "handler failed after its timeout",
+          );
+        }
         reject(error);
       },
     );

@@ -15,6 +15,7 @@
 import type { ConsumeMessage } from "amqplib";
 import type { ConsumeOutcome } from "../observability/metrics.ts";
 import type { Envelope } from "../publisher/envelope.ts";
+import { messageLogFields } from "./context.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { deadLetterEnvelope, retryEnvelope } from "./retry.ts";
@@ -35,11 +36,12 @@ export async function settle<T>(
   attempt: number,
   verdict: Verdict,
 ): Promise<void> {
-  const log = { messageId: message.properties.messageId, attempt };
   if (verdict.kind === "ack") {
-    if (ack(rt, message, channel)) count(rt as DeliveryRuntime<unknown>, verdict.outcome);
+    if (ack(rt, message, channel, attempt)) count(rt as DeliveryRuntime<unknown>, verdict.outcome);
     return;
   }
+  // Built only off the ack path: the common case logs nothing.
+  const log = messageLogFields(message, attempt);
   if (verdict.kind === "requeue") {
     rt.logger.warn({ ...log, why: verdict.why }, "requeueing message");
     await requeue(rt, message, channel);
@@ -53,7 +55,9 @@ export async function settle<T>(
   const now = new Date();
   let envelope: Envelope;
   let outcome: ConsumeOutcome;
+  let meter: { inc(): void } | undefined;
   if (verdict.kind === "retry") {
+    meter = rt.meters.retries.get(verdict.tier.queue);
     envelope = retryEnvelope(message, verdict.tier, rt.policy, verdict.nextAttempt, now, {
       uncountedRetries: verdict.uncountedRetries,
     });
@@ -67,6 +71,7 @@ export async function settle<T>(
   } else {
     envelope = deadLetterEnvelope(message, rt.policy, attempt, verdict.reason, verdict.error, now);
     outcome = "dead_lettered";
+    meter = rt.meters.deadLetters[verdict.reason];
     rt.logger.warn(
       { ...log, err: verdict.error, reason: verdict.reason, dlq: rt.policy.deadLetterQueue },
       "dead-lettering message",
@@ -78,11 +83,19 @@ export async function settle<T>(
     return;
   }
   if (sent === "impossible") {
-    reject(rt, message, channel, envelope.routingKey);
+    // A dead-letter verdict still ends in the DLQ (by the queue's arguments).
+    if (
+      reject(rt, message, channel, attempt, envelope.routingKey) &&
+      verdict.kind === "dead-letter"
+    ) {
+      meter?.inc();
+    }
     return;
   }
-  if (ack(rt, message, channel)) count(rt as DeliveryRuntime<unknown>, outcome);
-  else
+  if (ack(rt, message, channel, attempt)) {
+    count(rt as DeliveryRuntime<unknown>, outcome);
+    meter?.inc();
+  } else
     rt.logger.warn(
       { ...log, target: envelope.routingKey },
       "copy published but channel gone: the original will be redelivered too",
@@ -98,24 +111,27 @@ function reject<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
+  attempt: number,
   target: string,
-): void {
-  if (!channel.isOpen()) return; // the broker has it back already
+): boolean {
+  if (!channel.isOpen()) return false; // the broker has it back already
   channel.nack(message, false);
   count(rt as DeliveryRuntime<unknown>, "rejected");
   rt.logger.error(
-    { messageId: message.properties.messageId, target, dlq: rt.policy.deadLetterQueue },
+    { ...messageLogFields(message, attempt), target, dlq: rt.policy.deadLetterQueue },
     "message rejected without requeue; the broker dead-letters it to the queue's DLQ",
   );
+  return true;
 }
 
 function ack<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
+  attempt: number,
 ): boolean {
   if (!channel.isOpen()) {
-    rt.logger.debug({ messageId: message.properties.messageId }, "ack dropped: channel gone");
+    rt.logger.debug(messageLogFields(message, attempt), "ack dropped: channel gone");
     return false;
   }
   channel.ack(message);

@@ -7,6 +7,7 @@ import type { ConsumeMessage } from "amqplib";
 import { NonRetryableError } from "../errors.ts";
 import { retryTierFor } from "../topology/compile.ts";
 import type { RetryPolicy, RetryTier } from "../topology/model.ts";
+import { messageLogFields } from "./context.ts";
 import { decodeBody } from "./decode.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import type { DeadLetterReason } from "./retry.ts";
@@ -70,6 +71,12 @@ export async function judge<T>(
   attempt: number,
   timing: HandlerTiming,
 ): Promise<Verdict> {
+  // The publish timestamp is in whole seconds (AMQP); a copy keeps it, so a
+  // retried message's age includes its time in the tiers.
+  const published = message.properties.timestamp as unknown;
+  if (typeof published === "number" && published > 0) {
+    rt.meters.age.observe(Math.max(0, Date.now() / 1000 - published));
+  }
   const decoded = decodeBody(message.content, rt.options.maxBytes, rt.options.schema);
   if (!decoded.ok) return { kind: "dead-letter", reason: decoded.reason, error: decoded.error };
 
@@ -90,7 +97,7 @@ export async function judge<T>(
   if (status === "completed") return { kind: "ack", outcome: "acked" };
   if (status === "duplicate") {
     rt.logger.debug(
-      { messageId: message.properties.messageId, attempt },
+      messageLogFields(message, attempt),
       "duplicate: already handled, acking without calling the handler",
     );
     return { kind: "ack", outcome: "duplicate" };

@@ -57,6 +57,8 @@ export interface ManagementQueue {
 export interface ManagementRate {
   /** Per second, over the broker's last sample interval. */
   rate: number;
+  /** Per second, averaged over the management API's sample window (when asked for one). */
+  avg_rate?: number;
 }
 
 /** The rates of `message_stats` warren reads. */
@@ -184,8 +186,21 @@ export class ManagementClient {
     )) as ManagementExchange[];
   }
 
-  async listQueues(vhost: string): Promise<ManagementQueue[]> {
-    return (await this.#json("GET", `/api/queues/${encodeSegment(vhost)}`)) as ManagementQueue[];
+  /**
+   * The vhost's queues. With `rateWindowSeconds`, message rates are averaged
+   * over that window (`avg_rate`, sampled every 5 s) instead of the last two
+   * statistics samples, which often read 0 on a busy queue.
+   */
+  async listQueues(
+    vhost: string,
+    options: { rateWindowSeconds?: number } = {},
+  ): Promise<ManagementQueue[]> {
+    const window = options.rateWindowSeconds;
+    const query = window === undefined ? "" : `?msg_rates_age=${window}&msg_rates_incr=5`;
+    return (await this.#json(
+      "GET",
+      `/api/queues/${encodeSegment(vhost)}${query}`,
+    )) as ManagementQueue[];
   }
 
   async listBindings(vhost: string): Promise<ManagementBinding[]> {

@@ -18,11 +18,42 @@ export interface Readiness {
   /** Why not ready (empty when ready). */
   reasons: string[];
   /**
+   * Each part by name (`publisher`, `consumer:<queue>`, ...) with its own
+   * verdict, so a failing probe says which part is down.
+   */
+  checks?: ReadinessCheck[];
+  /**
    * Consumers that take no messages on purpose (a tripped kill switch, a
    * probe, an operator's pause): worth a look, but not a reason to restart
    * the process, so they leave `ready` true. Omitted when empty.
    */
   degraded?: string[];
+}
+
+/** The readiness of one named part of a process. */
+export interface ReadinessCheck {
+  name: string;
+  ready: boolean;
+  /** Why not ready; absent when ready. */
+  reason?: string;
+  /**
+   * Why a part that is still ready takes no work on purpose (a paused
+   * consumer, a tripped kill switch); absent otherwise.
+   */
+  degraded?: string;
+}
+
+/**
+ * A {@link ReadinessCheck}: ready unless `problem` says why not; `degraded`
+ * notes a ready part held on purpose.
+ */
+export function readinessCheck(
+  name: string,
+  problem: string | undefined,
+  degraded?: string,
+): ReadinessCheck {
+  if (problem !== undefined) return { name, ready: false, reason: problem };
+  return degraded === undefined ? { name, ready: true } : { name, ready: true, degraded };
 }
 
 export interface HealthServerOptions {
@@ -36,7 +67,10 @@ export interface HealthServerOptions {
    */
   port?: number;
   /**
-   * Interface to bind.
+   * Interface to bind. The default keeps a library's metrics off the
+   * network unless asked; in a container, Kubernetes probes and Prometheus
+   * reach the pod's IP, not its loopback, so set `"0.0.0.0"` (or `"::"`)
+   * there, as `warren worker` does. See docs/operations.md.
    * @default "127.0.0.1"
    */
   host?: string;
@@ -101,8 +135,11 @@ export async function serveHealth(input: HealthServerOptions): Promise<HealthSer
     });
   });
   const { port } = server.address() as AddressInfo;
+  // A wildcard bind is reachable on loopback; a URL must name an address.
+  const shown =
+    host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${shown}:${port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

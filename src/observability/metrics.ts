@@ -53,22 +53,60 @@ export interface WarrenMetrics {
   /** 1 while connected. Labels: role (`publisher` | `consumer`). */
   readonly connected: Gauge<"role">;
   /**
+   * Seconds from a message's publish timestamp to the start of its handler
+   * (retry copies keep the original timestamp, so their wait counts). Labels: queue.
+   */
+  readonly messageAge: Histogram<"queue">;
+  /** Subscriptions (lanes) this process holds on a queue. Labels: queue. */
+  readonly consumers: Gauge<"queue">;
+  /** Consumers of a queue as the broker counts them (every process). Labels: queue. */
+  readonly brokerConsumers: Gauge<"queue">;
+  /** Ready messages per broker-side consumer (ready when there is none). Labels: queue. */
+  readonly readyPerConsumer: Gauge<"queue">;
+  /** Handlers that ran past their `timeoutMs`. Labels: queue. */
+  readonly handlerTimeouts: Counter<"queue">;
+  /** Retry copies published. Labels: queue, tier (the tier's delay, e.g. `10s`). */
+  readonly retries: Counter<"queue" | "tier">;
+  /** Dead-letter copies published. Labels: queue, reason (`warren-reason`). */
+  readonly deadLetters: Counter<"queue" | "reason">;
+  /** 1 while the broker blocks the publisher connection (resource alarm). */
+  readonly publisherBlocked: Gauge;
+  /**
    * 1 for the kill switch state a consumer is in, 0 for the others. Labels:
    * queue, state (`running` | `tripped` | `probing`).
    */
   readonly killSwitchState: Gauge<"queue" | "state">;
   /** Kill switch state changes. Labels: queue, state entered (`tripped` | `probing` | `resumed`). */
   readonly killSwitchTransitions: Counter<"queue" | "state">;
+  /**
+   * @internal Live subscription counts read at scrape time by `consumers`;
+   * each running consumer adds itself and removes itself on close.
+   */
+  readonly consumerSources: Set<ConsumerSource>;
+}
+
+/** @internal What the `warren_consumers` gauge reads from a running consumer. */
+export interface ConsumerSource {
+  readonly queue: string;
+  /** Lanes subscribed now. */
+  readonly subscribedLanes: number;
 }
 
 const latencyBucketsSeconds = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+/** Waits from seconds (fast queues) to hours (a backlog of slow jobs). */
+const ageBucketsSeconds = [
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600,
+];
+
 /** Creates warren's metrics on `registry` (a fresh private one when omitted). */
 export function createMetrics(registry: Registry = new Registry()): WarrenMetrics {
   const registers = [registry];
+  const consumerSources = new Set<ConsumerSource>();
   return {
+    consumerSources,
     registry,
     messagesConsumed: new Counter({
       name: "warren_messages_consumed_total",
@@ -135,6 +173,60 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       name: "warren_kill_switch_transitions_total",
       help: "Kill switch state changes, by queue and state entered (tripped, probing, resumed).",
       labelNames: ["queue", "state"],
+      registers,
+    }),
+    messageAge: new Histogram({
+      name: "warren_message_age_seconds",
+      help: "Seconds from a message's publish timestamp to the start of its handler, by queue (retry copies keep the original timestamp).",
+      labelNames: ["queue"],
+      buckets: ageBucketsSeconds,
+      registers,
+    }),
+    consumers: new Gauge({
+      name: "warren_consumers",
+      help: "Subscriptions (one per concurrency lane) this process holds, by queue.",
+      labelNames: ["queue"],
+      registers,
+      // Read at scrape time: nothing to update on the delivery path.
+      collect() {
+        this.reset();
+        for (const source of consumerSources)
+          this.inc({ queue: source.queue }, source.subscribedLanes);
+      },
+    }),
+    brokerConsumers: new Gauge({
+      name: "warren_queue_consumers",
+      help: "Consumers of a queue as the broker counts them (all processes), sampled with the depth.",
+      labelNames: ["queue"],
+      registers,
+    }),
+    readyPerConsumer: new Gauge({
+      name: "warren_queue_ready_per_consumer",
+      help: "Ready messages per consumer of the queue (the ready count when it has none): an autoscaling signal.",
+      labelNames: ["queue"],
+      registers,
+    }),
+    handlerTimeouts: new Counter({
+      name: "warren_handler_timeouts_total",
+      help: "Handlers that ran past their timeoutMs, by queue.",
+      labelNames: ["queue"],
+      registers,
+    }),
+    retries: new Counter({
+      name: "warren_retries_total",
+      help: "Retry copies published, by queue and tier (the tier's delay).",
+      labelNames: ["queue", "tier"],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: "warren_dead_letters_total",
+      help: "Dead-letter copies published, by queue and reason (retries-exhausted, non-retryable, invalid-payload, undecodable, too-large).",
+      labelNames: ["queue", "reason"],
+      registers,
+    }),
+    publisherBlocked: new Gauge({
+      name: "warren_publisher_blocked",
+      help: "1 while the broker blocks the publisher connection (memory or disk alarm).",
       registers,
     }),
   };

@@ -27,6 +27,7 @@ import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ErrorCode, type PublishError } from "../errors.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
+import type { Tracing } from "../observability/tracing.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -46,6 +47,8 @@ export interface PublisherDeps {
   connection: ManagedConnection;
   logger: Logger;
   metrics: WarrenMetrics;
+  /** Producer spans for `publish`, when the client has tracing on. */
+  tracing?: Tracing | undefined;
   /** The client's topology, when it has one: it declares the publish delays. */
   topology?: CompiledTopology | undefined;
 }
@@ -61,6 +64,7 @@ export class Publisher implements ConfirmedSender {
   readonly #inFlight = new InFlight();
   readonly #exchangeMetrics: PublishMetrics;
   readonly #deadlines: Deadlines<Pending>;
+  readonly #tracing: Tracing | undefined;
   #channel: ConfirmChannel | undefined;
   #channelError: Error | undefined;
   #seq = 0;
@@ -83,6 +87,7 @@ export class Publisher implements ConfirmedSender {
     this.#deadlines = new Deadlines<Pending>(this.#options.timeoutMs, (entry) =>
       this.#onTimeout(entry, envelopeTimeout(entry, this.#options.timeoutMs)),
     );
+    this.#tracing = deps.tracing;
     this.#reopening = new ReopeningChannel<ConfirmChannel>({
       host: deps.connection,
       create: (model) => model.createConfirmChannel(),
@@ -172,6 +177,8 @@ export class Publisher implements ConfirmedSender {
         refused.code === ErrorCode.WARREN_PUBLISH_TOO_LARGE ? exchange : this.#options.exchange,
       );
     }
+    const tracing = this.#tracing;
+    if (tracing !== undefined) return tracing.publish(envelope, () => this.#submit(envelope));
     return this.#submit(envelope);
   }
 

@@ -13,6 +13,8 @@ import { waitUntil } from "./process.ts";
 export interface ContainerBroker {
   url: string;
   managementUrl: string;
+  /** The rabbitmq_prometheus endpoint base (port 15692 of the container). */
+  prometheusUrl: string;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ export async function startContainerBroker(options: {
   const testcontainers = await importTestcontainers("Starting a RabbitMQ container");
   const { GenericContainer, Wait } = testcontainers;
   const container = await new GenericContainer(options.image)
-    .withExposedPorts(5672, 15672)
+    .withExposedPorts(5672, 15672, 15692)
     // Same as a local node: management stats every 1 s instead of 5 s.
     .withCopyContentToContainer([
       {
@@ -66,5 +68,7 @@ export async function startContainerBroker(options: {
       { cause: error },
     );
   }
-  return { url, managementUrl, stop };
+  // The official image enables rabbitmq_prometheus on port 15692.
+  const prometheusUrl = `http://${host}:${container.getMappedPort(15692)}`;
+  return { url, managementUrl, prometheusUrl, stop };
 }

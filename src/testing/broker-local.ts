@@ -33,6 +33,8 @@ import {
 export interface LocalBroker {
   url: string;
   managementUrl: string;
+  /** The rabbitmq_prometheus plugin's endpoint base, e.g. `http://127.0.0.1:40125` (`/metrics`). */
+  prometheusUrl: string;
   nodeName: string;
   /** Temp dir holding everything the node wrote; removed by `stop()`. */
   dir: string;
@@ -75,12 +77,19 @@ export function findRabbitmqServer(env: NodeJS.ProcessEnv): string | undefined {
  */
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   const dir = await mkdtemp(join(tmpdir(), "warren-rabbitmq-"));
-  const [amqpPort, managementPort, distPort] = (await freePorts(3)) as [number, number, number];
+  const [amqpPort, managementPort, distPort, prometheusPort] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const nodeName = `warren-${process.pid}-${Math.random().toString(36).slice(2, 8)}@localhost`;
   const logFile = join(dir, "server.log");
   const nodeLog = join(dir, "log", "node.log");
 
-  await writeFile(join(dir, "enabled_plugins"), "[rabbitmq_management].\n");
+  // rabbitmq_prometheus: the broker's own per-queue series, which warren's
+  // alert rules and dashboard use (docs/operations.md).
+  await writeFile(join(dir, "enabled_plugins"), "[rabbitmq_management,rabbitmq_prometheus].\n");
   await writeFile(
     join(dir, "rabbitmq.conf"),
     [
@@ -88,6 +97,8 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
       `listeners.tcp.1 = 127.0.0.1:${amqpPort}`,
       `management.tcp.port = ${managementPort}`,
       "management.tcp.ip = 127.0.0.1",
+      `prometheus.tcp.port = ${prometheusPort}`,
+      "prometheus.tcp.ip = 127.0.0.1",
       // A small disk must not block publishers in tests.
       "disk_free_limit.absolute = 1MB",
       // Queue depths and connections show up in the management API after
@@ -163,7 +174,8 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     );
   }
 
-  return { url, managementUrl, nodeName, dir, pid: server.pid, stop };
+  const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+  return { url, managementUrl, prometheusUrl, nodeName, dir, pid: server.pid, stop };
 }
 
 async function managementAnswers(managementUrl: string): Promise<boolean> {

@@ -25,6 +25,12 @@ export interface Broker {
   url: string;
   /** Management API base URL with credentials, e.g. `http://guest:guest@127.0.0.1:40124`. */
   managementUrl: string;
+  /**
+   * Base URL of the rabbitmq_prometheus plugin (`<url>/metrics`), when known:
+   * enabled on a local node and in the container; `RABBITMQ_PROMETHEUS_URL`
+   * for a broker of your own.
+   */
+  prometheusUrl?: string;
   source: BrokerSource;
   /**
    * Stops what {@link findOrStartBroker} started (container or local node,
@@ -102,7 +108,14 @@ export async function findOrStartBroker(options: FindOrStartBrokerOptions = {}):
         continue;
       }
       const managementUrl = env.RABBITMQ_MANAGEMENT_URL || managementUrlFor(url);
-      return { url, managementUrl, source, stop: async () => {} };
+      const prometheusUrl = env.RABBITMQ_PROMETHEUS_URL;
+      return {
+        url,
+        managementUrl,
+        ...(prometheusUrl ? { prometheusUrl } : {}),
+        source,
+        stop: async () => {},
+      };
     }
 
     if (source === "testcontainers") {
@@ -140,7 +153,13 @@ export async function findOrStartBroker(options: FindOrStartBrokerOptions = {}):
       startTimeoutMs,
       stopTimeoutMs: options.stopTimeoutMs ?? BROKER_DEFAULTS.stopTimeoutMs,
     });
-    return { url: node.url, managementUrl: node.managementUrl, source, stop: once(node.stop) };
+    return {
+      url: node.url,
+      managementUrl: node.managementUrl,
+      prometheusUrl: node.prometheusUrl,
+      source,
+      stop: once(node.stop),
+    };
   }
 
   if (containerError !== undefined) throw containerError;

@@ -11,6 +11,8 @@ declare module "vitest" {
     RABBITMQ_URL: string;
     /** Management API base URL of the run's broker, with credentials. */
     RABBITMQ_MANAGEMENT_URL: string;
+    /** Base URL of the broker's rabbitmq_prometheus endpoint, or "" when unknown. */
+    RABBITMQ_PROMETHEUS_URL: string;
     /** Where the broker came from. */
     WARREN_BROKER_SOURCE: BrokerSource;
     /** URL of the run's PostgreSQL server, or "" when none could be found. */

@@ -31,6 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   project.provide("RABBITMQ_URL", broker.url);
   project.provide("RABBITMQ_MANAGEMENT_URL", broker.managementUrl);
+  project.provide("RABBITMQ_PROMETHEUS_URL", broker.prometheusUrl ?? "");
   project.provide("WARREN_BROKER_SOURCE", broker.source);
   project.provide("DATABASE_URL", postgres?.url ?? "");
   project.provide("DATABASE_ERROR", databaseError);

@@ -162,11 +162,26 @@ describe("kill switch", () => {
       expect(await response.json()).toEqual({
         ready: true,
         reasons: [],
+        checks: [
+          { name: "publisher", ready: true },
+          {
+            name: `consumer:${Q}`,
+            ready: true,
+            degraded: `${Q}: kill switch tripped, waiting to probe`,
+          },
+        ],
         degraded: [`${Q}: kill switch tripped, waiting to probe`],
       });
       consumer.resume();
       await waitFor(() => consumer.consuming, 5_000, "subscribed again");
-      expect(warren.readiness()).toEqual({ ready: true, reasons: [] });
+      expect(warren.readiness()).toEqual({
+        ready: true,
+        reasons: [],
+        checks: [
+          { name: "publisher", ready: true },
+          { name: `consumer:${Q}`, ready: true },
+        ],
+      });
     } finally {
       await health.close();
       await warren.close();

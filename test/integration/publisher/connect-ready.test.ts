@@ -27,7 +27,11 @@ describe("connect() readiness", () => {
       serviceName: randomName("ready"),
       publisher: { maxQueued: 2 },
     });
-    expect(warren.readiness()).toEqual({ ready: true, reasons: [] });
+    expect(warren.readiness()).toEqual({
+      ready: true,
+      reasons: [],
+      checks: [{ name: "publisher", ready: true }],
+    });
     expect(warren.connected).toBe(true);
     const client = warren;
     // All 20 fit the in-flight window at once; none waits in the 2-entry backlog.

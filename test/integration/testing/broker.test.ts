@@ -97,7 +97,9 @@ describe("findOrStartBroker", () => {
       expect(processesMentioning(node.dir)).toEqual([]);
       expect(existsSync(node.dir)).toBe(false);
     },
-    30_000,
+    // Room for the 60 s start deadline above (the node also starts
+    // rabbitmq_prometheus now) plus the stop, on a busy machine.
+    90_000,
   );
 
   it("fails with the tail of the node's log when the node does not start, and cleans up", async () => {
