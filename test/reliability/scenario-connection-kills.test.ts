@@ -17,7 +17,7 @@ describe("5. consumer connection killed 10 times mid-handler", () => {
       const publishing = s.publish({ from: 1, to: MESSAGES, window: 20, pauseMs: 100 });
       await s.waitHandled(20);
       let kills = 0;
-      for (let tries = 0; kills < 10 && tries < 100; tries++) {
+      for (let tries = 0; kills < 10 && tries < 400; tries++) {
         // The management API lists a connection about a second after it
         // opens: a try right after a reconnect may find none yet.
         const closed = await closeConnections(s.env, `${s.name}-consumer`);
