@@ -1,21 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { main } from "../../../src/cli/main.ts";
+import { runInProcess } from "../../support/cli-in-process.ts";
 
-/** Runs the CLI in-process with captured output and an empty environment. */
-async function run(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const run = runInProcess;
 
 describe("warren console (command line)", () => {
   it("is listed in the usage, and its --help names its flags and defaults", async () => {

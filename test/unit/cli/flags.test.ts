@@ -1,23 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exitCodeFor, main } from "../../../src/cli/main.ts";
+import { exitCodeFor } from "../../../src/cli/main.ts";
 import { ErrorCode, PublishError, TopologyError, WarrenError } from "../../../src/errors.ts";
+import { runInProcess } from "../../support/cli-in-process.ts";
 
-async function run(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const run = runInProcess;
 
 const file = join(import.meta.dirname, "../../../topology/orders.yaml");
 
