@@ -119,7 +119,14 @@ class Lane {
   #sub: Subscription | undefined;
   #subscriptions = 0;
   #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
-  #pump: Promise<void> | undefined;
+  /** The latest {@link Lane.#run}; settled once it has emptied the buffer. */
+  #pump: Promise<void> = Promise.resolve();
+  /** True while {@link Lane.#run} works through the buffer. */
+  #running = false;
+  /** The lane's basic.consume and basic.cancel, chained one after another. */
+  #ops: Promise<void> = Promise.resolve();
+  /** A sync waits in {@link Lane.#ops} and has not read the intake yet. */
+  #syncQueued = false;
 
   constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
@@ -140,7 +147,7 @@ class Lane {
   }
 
   get busy(): boolean {
-    return this.#pump !== undefined;
+    return this.#running;
   }
 
   /** Subscribes once; throws what went wrong (first start only). */
@@ -153,7 +160,12 @@ class Lane {
     this.#channel.keepOpen();
   }
 
-  /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
+  /**
+   * The on-open hook of the lane's channel: prefetch, then basic.consume
+   * when the intake wants the lane (in line with the lane's other
+   * operations, see {@link Lane.sync}). A failure closes the channel, and
+   * fails a first start.
+   */
   async #subscribe(channel: Channel): Promise<void> {
     const sub: Subscription = {
       channel,
@@ -165,9 +177,18 @@ class Lane {
       sub.open = false;
       sub.consumerTag = undefined;
     });
-    this.#sub = sub;
     await channel.prefetch(this.#consumer.options.prefetch);
-    await this.#consume(sub);
+    // Only now: a sync must not consume on a channel whose prefetch is not set.
+    this.#sub = sub;
+    await this.#enqueue(async () => {
+      if (this.#sub !== sub || !sub.open || sub.consumerTag !== undefined) return;
+      if (this.#wanted) await this.#consume(sub);
+    });
+  }
+
+  /** Should the lane be subscribed now? */
+  get #wanted(): boolean {
+    return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
   }
 
   /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
@@ -178,16 +199,67 @@ class Lane {
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
-    // Paused while subscribing: the pause's cancel found no consumer tag yet.
-    if (!this.#consumer.closing && !this.#consumer.intake.wantsLane(this.#index)) {
-      await this.cancel();
-      return;
-    }
     this.#subscriptions++;
     if (this.#subscriptions > 1) {
       this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
     }
     this.#consumer.emit("subscribed", this.#index);
+  }
+
+  /**
+   * Subscribes or cancels to match the intake (pause, probe, kill switch,
+   * close). The lane's basic.consume and basic.cancel run one at a time,
+   * and each sync reads the intake when it starts, not when it was asked
+   * for: a trip, a probe and a trip again in quick succession end in the
+   * state of the last one. (Deciding when asked left a lane cancelled while
+   * wanted: a resume that found a consume in progress was dropped, and that
+   * consume then cancelled itself for the trip before it.) Resolves once the
+   * lane matches the intake as this sync read it.
+   */
+  sync(): Promise<void> {
+    if (!this.#syncQueued) {
+      this.#syncQueued = true;
+      void this.#enqueue(() => {
+        this.#syncQueued = false;
+        return this.#match();
+      });
+    }
+    return this.#ops;
+  }
+
+  /** Runs `op` after the lane's pending operations; its failure reaches the caller only. */
+  #enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.#ops.then(op);
+    this.#ops = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One step toward what the intake wants now; never throws. */
+  async #match(): Promise<void> {
+    const sub = this.#sub;
+    if (!this.#wanted) {
+      this.#channel.stopReopening();
+      if (sub?.open === true && sub.consumerTag !== undefined) {
+        const tag = sub.consumerTag;
+        sub.consumerTag = undefined;
+        await sub.channel.cancel(tag).catch((error: unknown) => {
+          this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
+        });
+      }
+      // Sent ahead before the cancel: back to the queue, untouched.
+      for (const item of this.#buffer.splice(0)) {
+        if (item.sub.open) item.sub.delivery.nack(item.message, true);
+      }
+      return;
+    }
+    // A lost channel is opened again; its on-open hook subscribes.
+    this.#channel.keepOpen();
+    if (sub?.open !== true || sub.consumerTag !== undefined) return;
+    // The same channel after a pause (a handler may still be settling on it).
+    await this.#consume(sub).catch((error: unknown) => {
+      this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
+      this.#channel.discard(); // a new channel subscribes after the backoff
+    });
   }
 
   #onChannelClose(): void {
@@ -211,67 +283,37 @@ class Lane {
     }
     if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
     this.#buffer.push({ message, sub });
-    this.#pump ??= this.#run();
-  }
-
-  async #run(): Promise<void> {
-    const rt = this.#consumer.runtime;
-    for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
-      if (!this.#consumer.intake.admit(item.message)) {
-        // Paused or tripped since it arrived: back to the queue, untouched.
-        if (item.sub.open) item.sub.delivery.nack(item.message, true);
-        continue;
-      }
-      await handleDelivery(rt, item.message, item.sub.delivery);
-      if (this.#consumer.closing) break;
-    }
-    this.#pump = undefined;
-  }
-
-  /** Stops taking messages: basic.cancel, and hands back buffered ones. */
-  async cancel(): Promise<void> {
-    this.#channel.stopReopening();
-    const sub = this.#sub;
-    if (sub?.open !== true) return;
-    const tag = sub.consumerTag;
-    sub.consumerTag = undefined;
-    if (tag !== undefined) {
-      await sub.channel.cancel(tag).catch((error: unknown) => {
-        this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
-      });
-    }
-    for (const item of this.#buffer.splice(0)) {
-      if (item.sub.open) item.sub.delivery.nack(item.message, true);
-    }
+    if (!this.#running) this.#pump = this.#run();
   }
 
   /**
-   * Takes messages again after {@link Lane.cancel} (a pause): consumes on the
-   * same channel when it is still open (a handler may still be settling on
-   * it), or opens a new one, and keeps it open from now on.
+   * Runs the buffered deliveries one at a time until the buffer is empty.
+   * `#running` is set and cleared inside, never by the caller: a run that
+   * only hands deliveries back (paused) finishes before its promise is even
+   * returned, and a flag cleared by the caller would then stay set, leaving
+   * the lane "busy" and deaf to every later delivery.
    */
-  resume(): void {
-    if (this.#consumer.closing) return;
-    const sub = this.#sub;
-    if (sub?.open === true && sub.consumerTag === undefined && !this.#resuming) {
-      this.#resuming = true;
-      this.#consume(sub)
-        .catch((error: unknown) => {
-          this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
-          this.#channel.discard(); // a new channel subscribes after the backoff
-        })
-        .finally(() => {
-          this.#resuming = false;
-        });
+  async #run(): Promise<void> {
+    this.#running = true;
+    const rt = this.#consumer.runtime;
+    try {
+      for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+        if (!this.#consumer.intake.admit(item.message)) {
+          // Paused or tripped since it arrived: back to the queue, untouched.
+          if (item.sub.open) item.sub.delivery.nack(item.message, true);
+          continue;
+        }
+        await handleDelivery(rt, item.message, item.sub.delivery);
+        if (this.#consumer.closing) break;
+      }
+    } finally {
+      this.#running = false;
     }
-    this.#channel.keepOpen();
   }
-
-  #resuming = false;
 
   /** Resolves when the running handler (if any) has settled its message. */
   drained(): Promise<void> {
-    return this.#pump ?? Promise.resolve();
+    return this.#pump;
   }
 
   async closeChannel(): Promise<void> {
@@ -304,7 +346,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   #depth: { stop(): Promise<void> } | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
-  /** The cancels of the last {@link Consumer.#applyIntake}. */
+  /** The lane syncs of the last {@link Consumer.#applyIntake}. */
   #cancelling: Promise<void> = Promise.resolve();
 
   /** @internal Use `startConsumer` (or the client's `consume`). */
@@ -420,12 +462,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** Subscribes or cancels lanes to match the intake (pause, probe, kill switch). */
   #applyIntake(): void {
     if (this.closing) return;
-    const cancels: Promise<void>[] = [];
-    for (const [index, lane] of this.#lanes.entries()) {
-      if (this.#intake.wantsLane(index)) lane.resume();
-      else cancels.push(lane.cancel());
-    }
-    this.#cancelling = Promise.all(cancels).then(() => {});
+    this.#cancelling = Promise.all(this.#lanes.map((lane) => lane.sync())).then(() => {});
   }
 
   /** Handlers running now (or settling their message). */
@@ -482,7 +519,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#intake.stop();
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
-    await Promise.all(this.#lanes.map((lane) => lane.cancel()));
+    // Closing: every lane cancels (after any consume or cancel in progress).
+    await Promise.all(this.#lanes.map((lane) => lane.sync()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), drainTimeoutMs);

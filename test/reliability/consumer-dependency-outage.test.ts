@@ -35,6 +35,40 @@ interface Run {
   harness: Harness;
 }
 
+/** A kill switch change or a lane subscribing, with its time since the consumer started. */
+interface Timed {
+  atMs: number;
+  event: string;
+}
+
+/**
+ * The state of one run when it timed out: live counts, the consumer's
+ * intake, the queues and every event so far, so that a hang can be told
+ * apart from a slow machine.
+ */
+async function describeRun(
+  harness: Harness,
+  consumer: Consumer,
+  counts: { handled: number; failedCalls: number; calls: number },
+  history: Timed[],
+  startedAt: number,
+): Promise<string> {
+  const depth = (queue: string) =>
+    harness.depth(queue).then(String, (error: unknown) => `? (${String(error)})`);
+  const consumed = (await harness.metrics.messagesConsumed.get()).values
+    .filter((v) => v.labels.queue === Q && v.value > 0)
+    .map((v) => `${v.labels.outcome}=${v.value}`)
+    .join(" ");
+  return [
+    `every message handled or dead-lettered: ${counts.handled} handled + ${await depth(DLQ)} dead-lettered of ${MESSAGES}`,
+    `after ${Math.round(performance.now() - startedAt)} ms; handler calls ${counts.calls} (${counts.failedCalls} failed)`,
+    `queues: ${Q}=${await depth(Q)} ${Q}.retry.100ms=${await depth(`${Q}.retry.100ms`)}`,
+    `consumed: ${consumed || "none"}`,
+    `consumer: killSwitchState=${consumer.killSwitchState ?? "off"} pausedReason=${consumer.pausedReason ?? "none"} subscribedLanes=${consumer.subscribedLanes} inFlight=${consumer.inFlight}`,
+    `events: ${history.map((e) => `${e.atMs}ms ${e.event}`).join(", ") || "none"}`,
+  ].join("\n  ");
+}
+
 async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
   const harness = await createHarness((vhost) =>
     workTopology(vhost, {
@@ -50,12 +84,15 @@ async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
   }
   await harness.channel.waitForConfirms();
 
-  const recoversAt = performance.now() + OUTAGE_MS;
+  const startedAt = performance.now();
+  const recoversAt = startedAt + OUTAGE_MS;
   const handled = new Set<number>();
   let failedCalls = 0;
+  let calls = 0;
   const consumer = await harness.consume<{ n: number }>(
     Q,
     async (message) => {
+      calls++;
       if (performance.now() < recoversAt) {
         failedCalls++;
         throw new Error("payment gateway unavailable");
@@ -66,9 +103,18 @@ async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
     { concurrency: 2, depthIntervalMs: 0, ...options },
   );
   const changes: KillSwitchChange[] = [];
-  consumer.on("tripped", (change) => changes.push(change));
-  consumer.on("probing", (change) => changes.push(change));
-  consumer.on("resumed", (change) => changes.push(change));
+  const history: Timed[] = [];
+  const note = (event: string) =>
+    history.push({ atMs: Math.round(performance.now() - startedAt), event });
+  const onChange = (change: KillSwitchChange) => {
+    changes.push(change);
+    note(`${change.state} ${JSON.stringify(change)}`);
+  };
+  consumer.on("tripped", onChange);
+  consumer.on("probing", onChange);
+  consumer.on("resumed", onChange);
+  consumer.on("subscribed", (lane) => note(`lane ${lane} subscribed`));
+  consumer.on("cancelled", (lane) => note(`lane ${lane} cancelled by the broker`));
 
   let deadLettered = 0;
   await waitFor(
@@ -77,7 +123,14 @@ async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
       return handled.size + deadLettered >= MESSAGES;
     },
     40_000,
-    `every message handled or dead-lettered (${handled.size} + ${deadLettered} of ${MESSAGES})`,
+    () =>
+      describeRun(
+        harness,
+        consumer,
+        { handled: handled.size, failedCalls, calls },
+        history,
+        startedAt,
+      ),
   );
   return { deadLettered, handled, failedCalls, changes, consumer, harness };
 }
