@@ -6,8 +6,10 @@
  * traffic), consumers stop taking messages, in-flight handlers get until the
  * drain deadline, then the connections close. Nothing is lost either way: a
  * message whose handler did not finish in time was never acked and the
- * broker redelivers it. The library never installs signal handlers; the CLI
- * wires SIGTERM and SIGINT to `stop()`.
+ * broker redelivers it. `pause()` and `resume()` hold and release every
+ * consumer for an operator. The library never installs signal handlers; the
+ * CLI wires SIGTERM and SIGINT to `stop()`, SIGUSR1 to `pause()` and SIGUSR2
+ * to `resume()`.
  */
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
@@ -72,6 +74,19 @@ export interface RunningWorker {
   readonly warren: Warren;
   readonly health: HealthServer;
   readonly consumers: readonly Consumer[];
+  /**
+   * Stops every consumer taking messages until {@link RunningWorker.resume}
+   * (`pause()` on each): running handlers finish and settle, messages not
+   * started stay in their queues. `/readyz` stays 200 and names each paused
+   * queue in `degraded`: a paused worker needs no restart. Resolves once
+   * every subscription is cancelled.
+   */
+  pause(): Promise<void>;
+  /**
+   * Takes messages again after {@link RunningWorker.pause}, and ends any
+   * tripped or probing kill switch at once (`resume()` on each consumer).
+   */
+  resume(): void;
   /** Drains and closes (idempotent); see the module comment. */
   stop(): Promise<DrainResult>;
 }
@@ -130,6 +145,19 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     warren,
     health: server,
     consumers,
+    pause: async () => {
+      if (stopping) return;
+      options.logger.info(
+        { queues: consumers.map((c) => c.queue) },
+        "worker paused: no messages taken until resumed",
+      );
+      await Promise.all(consumers.map((consumer) => consumer.pause()));
+    },
+    resume: () => {
+      if (stopping) return;
+      options.logger.info({ queues: consumers.map((c) => c.queue) }, "worker resumed");
+      for (const consumer of consumers) consumer.resume();
+    },
     stop: () => {
       stopped ??= stop();
       return stopped;
