@@ -12,9 +12,17 @@ import {
 
 // A handler whose dependency fails for 10 s and then recovers, on the same
 // backlog with and without the kill switch. A short tier (100 ms; 2
-// attempts) and a backlog of 100 burn every message through its attempts
-// within the outage even on a loaded machine (200 failed calls in 10 s), as
+// attempts) and a backlog of 100 burn most messages through their attempts
+// within the outage (200 failed calls in 10 s when the machine is idle; 135
+// to 200 under a load average of 15, i.e. 35 to 100 dead letters), as
 // minutes of tiers would in production against a longer outage.
+//
+// This test once hung for its 40 s (the kill switch stayed "probing" with
+// nothing handled): a lane that handed a delivery back while idle stayed
+// marked busy and never ran another, and a resume that met a consume in
+// progress was dropped. Both are fixed in consume.ts, with their own tests
+// in test/integration/consumer/kill-switch.test.ts; a timeout here prints
+// the live counts, the consumer's intake and every event.
 const Q = "work";
 const DLQ = "work.dlq";
 const MESSAGES = 100;
@@ -30,6 +38,8 @@ interface Run {
   handled: Set<number>;
   /** Handler calls that failed (the dependency was down). */
   failedCalls: number;
+  /** From the consumer's start until every message was handled or dead-lettered. */
+  tookMs: number;
   changes: KillSwitchChange[];
   consumer: Consumer;
   harness: Harness;
@@ -132,7 +142,8 @@ async function runOutage(options: ConsumeOptions<{ n: number }>): Promise<Run> {
         startedAt,
       ),
   );
-  return { deadLettered, handled, failedCalls, changes, consumer, harness };
+  const tookMs = Math.round(performance.now() - startedAt);
+  return { deadLettered, handled, failedCalls, tookMs, changes, consumer, harness };
 }
 
 async function transitions(run: Run, state: string): Promise<number> {
@@ -155,12 +166,15 @@ describe("a dependency down for 10 s", () => {
       runOutage({}),
     ]);
     const percent = (n: number) => ((100 * n) / MESSAGES).toFixed(1);
+    const count = (state: string) => withSwitch.changes.filter((c) => c.state === state).length;
+    const summary = (run: Run) =>
+      `${run.deadLettered} dead-lettered (${percent(run.deadLettered)} %), ` +
+      `${run.handled.size} handled, ${run.failedCalls} failed handler calls, done after ${run.tookMs} ms`;
     console.log(
       `dependency down ${OUTAGE_MS / 1000} s, ${MESSAGES} messages, tier 100ms, 2 attempts: ` +
-        `dead-lettered with the kill switch ${withSwitch.deadLettered} (${percent(withSwitch.deadLettered)} %), ` +
-        `without it ${without.deadLettered} (${percent(without.deadLettered)} %); ` +
-        `failed handler calls ${withSwitch.failedCalls} with, ${without.failedCalls} without; ` +
-        `kill switch transitions: ${withSwitch.changes.map((c) => c.state).join(" > ")}`,
+        `with the kill switch ${summary(withSwitch)}; ` +
+        `tripped ${count("tripped")}, probing ${count("probing")}, resumed ${count("resumed")}; ` +
+        `without it ${summary(without)}`,
     );
 
     // With the kill switch: few dead letters, every other message handled
