@@ -24,9 +24,10 @@ import { loadTopology } from "../topology/load.ts";
 import { workersOf } from "../worker/define-worker.ts";
 import { type RunningWorker, runWorker, runWorkerDefaults } from "../worker/run-worker.ts";
 import {
-  brokerUrl,
+  amqpClientFlags,
   type Command,
   type CommandContext,
+  clientEndpoint,
   processSignals,
   stringFlag,
   UsageError,
@@ -126,8 +127,8 @@ export const workerCommand: Command = {
     "Exit codes: 0 drained completely, 1 could not start, 2 handlers still running at the drain deadline.",
   ],
   positionals: ["module"],
-  // The topology names the vhost; TLS goes in the amqps URL and NODE_EXTRA_CA_CERTS.
-  globals: ["url"],
+  // The topology names the vhost.
+  globals: amqpClientFlags,
   options: {
     topology: { type: "string" },
     concurrency: { type: "string" },
@@ -155,6 +156,7 @@ export const workerCommand: Command = {
     const healthHost = setting(context, "health-host", "HEALTH_HOST");
     const modulePath = context.positionals[0]!;
 
+    const endpoint = await clientEndpoint(context.values, io.env);
     const topology = await loadTopology(topologyFile, { env: io.env });
     const workers = workersOf(await importModule(modulePath), modulePath);
     const logger = pino({ name: "warren-worker", level });
@@ -168,7 +170,7 @@ export const workerCommand: Command = {
     const control = operatorSignals(logger);
 
     const worker = await runWorker({
-      url: brokerUrl(context.values, io.env),
+      ...endpoint,
       topology,
       workers,
       drainTimeoutMs,

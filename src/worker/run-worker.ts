@@ -11,6 +11,7 @@
  * CLI wires SIGTERM and SIGINT to `stop()`, SIGUSR1 to `pause()` and SIGUSR2
  * to `resume()`.
  */
+import type { SocketOptions } from "amqplib";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { connect, type Warren } from "../client.ts";
@@ -24,6 +25,13 @@ import type { WorkerDefinition } from "./define-worker.ts";
 export interface RunWorkerOptions {
   /** Broker URL (or the nodes of a cluster). */
   url: string | readonly string[];
+  /** TLS and other socket options for amqps URLs (see `connect`). */
+  socketOptions?: SocketOptions;
+  /**
+   * Socket timeout of one connect attempt, in milliseconds.
+   * @default connect's (10000)
+   */
+  connectTimeoutMs?: number;
   topology: Topology | CompiledTopology;
   workers: readonly WorkerDefinition[];
   /** Overrides every worker's `concurrency` when set. */
@@ -101,6 +109,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     logger: options.logger,
     registry,
     serviceName: options.serviceName ?? runWorkerDefaults.serviceName,
+    ...(options.socketOptions === undefined ? {} : { socketOptions: options.socketOptions }),
+    ...(options.connectTimeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.connectTimeoutMs }),
     ...(options.tracing === true ? { tracing: true } : {}),
   });
   let stopping = false;

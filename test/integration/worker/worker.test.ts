@@ -5,8 +5,17 @@
  * once (in the module's ledger) or still in its queue.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { startTlsProxy, TLS_SERVER_NAME } from "../../support/tls-proxy.ts";
 import { waitFor } from "../consumer/harness.ts";
-import { expectAccounted, handled, remaining, runCleanups, setup, startWorker } from "./support.ts";
+import {
+  cleanups,
+  expectAccounted,
+  handled,
+  remaining,
+  runCleanups,
+  setup,
+  startWorker,
+} from "./support.ts";
 
 afterEach(runCleanups);
 
@@ -39,6 +48,24 @@ describe("warren worker", () => {
     expect(done.length).toBeGreaterThanOrEqual(40);
     expect(queued.length, "SIGTERM came mid-load").toBeGreaterThan(0);
     expectAccounted(ids, done, queued);
+  });
+
+  it("reaches the broker over TLS with --ca, --cert, --key and --servername, like the other commands", async () => {
+    const work = await setup(5);
+    const proxy = await startTlsProxy(work.url);
+    cleanups.push(() => proxy.close());
+    const worker = await startWorker(work, {
+      args: [
+        ...["--url", proxy.url, "--ca", proxy.caFile, "--cert", proxy.certFile],
+        ...["--key", proxy.keyFile, "--servername", TLS_SERVER_NAME],
+      ],
+      env: { WORKER_DELAY_MS: "0" },
+    });
+    await waitFor(async () => (await handled(worker.ledger)).length === 5, 15_000, "5 handled");
+    expect(proxy.accepted).toBe(2); // the publisher and the consumer connection
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    expect((await handled(worker.ledger)).sort()).toEqual([...work.ids].sort());
   });
 
   it("exits 2 when handlers outlive the drain deadline; their messages go back to the queue", async () => {
