@@ -1,14 +1,15 @@
 /**
  * The consumer runtime's entry point and its channel life cycle.
  *
- * A consumer runs `concurrency` lanes; each lane is one channel with its own
- * prefetch and one handler at a time, so `concurrency` is exactly the number
- * of handlers that can run at once. A lane keeps itself subscribed on a
- * ReopeningChannel (connection/reopening-channel.ts) whose on-open hook
- * subscribes: after a channel error or a broker `basic.cancel` (the queue was
- * deleted) it opens a new channel and consumes again after the client's
- * backoff (capped at `resubscribeMaxDelayMs`), growing while the queue is
- * missing, and at once on every `open` event of the managed connection.
+ * A consumer runs `concurrency` lanes (lane.ts); each lane is one channel
+ * with its own prefetch and one handler at a time, so `concurrency` is
+ * exactly the number of handlers that can run at once. A lane keeps itself
+ * subscribed on a ReopeningChannel (connection/reopening-channel.ts) whose
+ * on-open hook subscribes: after a channel error or a broker `basic.cancel`
+ * (the queue was deleted) it opens a new channel and consumes again after
+ * the client's backoff (capped at `resubscribeMaxDelayMs`), growing while
+ * the queue is missing, and at once on every `open` event of the managed
+ * connection.
  *
  * Deliveries remember the channel they came on. An ack or nack is only sent
  * on that channel while it is open; once it is gone the broker has requeued
@@ -17,28 +18,20 @@
  * one tick on the consumer connection as one segment (connection/coalesce.ts).
  */
 import { EventEmitter } from "node:events";
-import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import type { BackoffOptions } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
-import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
 import type { CompiledTopology } from "../topology/model.ts";
-import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
 import { startDepthSampler } from "./depth.ts";
-import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
+import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { ConsumerIntake } from "./intake.ts";
 import type { KillSwitchChange, KillSwitchState } from "./kill-switch.ts";
+import { Lane, type LaneContext } from "./lane.ts";
 import { bindMeters } from "./meters.ts";
-import {
-  type ConsumeOptions,
-  type Handler,
-  type ResolvedConsumeOptions,
-  resolveConsumeOptions,
-} from "./options.ts";
+import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -81,248 +74,6 @@ export interface ConsumerEvents {
   resumed: [change: Extract<KillSwitchChange, { state: "resumed" }>];
   /** An operator called `pause()`. */
   paused: [];
-}
-
-interface Subscription {
-  channel: Channel;
-  open: boolean;
-  consumerTag: string | undefined;
-  delivery: BatchedDeliveryChannel;
-}
-
-/**
- * What a lane needs from its consumer, handed over privately when the
- * consumer builds its lanes, so that a lane never reads the consumer's
- * members (which are not part of its API).
- */
-interface LaneContext {
-  readonly queue: string;
-  readonly options: ResolvedConsumeOptions<unknown>;
-  readonly runtime: DeliveryRuntime<unknown>;
-  readonly logger: Logger;
-  readonly connection: ManagedConnection;
-  /** The client's backoff, capped at `resubscribeMaxDelayMs`: paces re-subscribing. */
-  readonly resubscribeBackoff: BackoffOptions;
-  /** True once the consumer's `close()` was called. */
-  readonly closing: boolean;
-  /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
-  readonly intake: ConsumerIntake;
-  emit(event: "subscribed" | "cancelled", lane: number): void;
-}
-
-/** One channel and the handler that runs its deliveries one at a time. */
-class Lane {
-  /** The consumer, as its lanes see it. */
-  readonly #consumer: LaneContext;
-  readonly #index: number;
-  readonly #channel: ReopeningChannel<Channel>;
-  #sub: Subscription | undefined;
-  #subscriptions = 0;
-  #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
-  /** The latest {@link Lane.#run}; settled once it has emptied the buffer. */
-  #pump: Promise<void> = Promise.resolve();
-  /** True while {@link Lane.#run} works through the buffer. */
-  #running = false;
-  /** The lane's basic.consume and basic.cancel, chained one after another. */
-  #ops: Promise<void> = Promise.resolve();
-  /** A sync waits in {@link Lane.#ops} and has not read the intake yet. */
-  #syncQueued = false;
-
-  constructor(consumer: LaneContext, index: number) {
-    this.#consumer = consumer;
-    this.#index = index;
-    this.#channel = new ReopeningChannel({
-      host: consumer.connection,
-      create: (model) => model.createChannel(),
-      onOpen: (channel) => this.#subscribe(channel),
-      onClose: () => this.#onChannelClose(),
-      backoff: consumer.resubscribeBackoff,
-      logger: consumer.logger.child({ lane: index }),
-      name: "consumer channel (re-subscribing)",
-    });
-  }
-
-  get subscribed(): boolean {
-    return this.#sub?.consumerTag !== undefined;
-  }
-
-  get busy(): boolean {
-    return this.#running;
-  }
-
-  /** Subscribes once; throws what went wrong (first start only). */
-  async subscribeOnce(): Promise<void> {
-    await this.#channel.get();
-  }
-
-  /** Keeps the lane subscribed from now on: after a lost channel, connection or queue. */
-  keepSubscribed(): void {
-    this.#channel.keepOpen();
-  }
-
-  /**
-   * The on-open hook of the lane's channel: prefetch, then basic.consume
-   * when the intake wants the lane (in line with the lane's other
-   * operations, see {@link Lane.sync}). A failure closes the channel, and
-   * fails a first start.
-   */
-  async #subscribe(channel: Channel): Promise<void> {
-    const sub: Subscription = {
-      channel,
-      open: true,
-      consumerTag: undefined,
-      delivery: batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger),
-    };
-    channel.on("close", () => {
-      sub.open = false;
-      sub.consumerTag = undefined;
-    });
-    await channel.prefetch(this.#consumer.options.prefetch);
-    // Only now: a sync must not consume on a channel whose prefetch is not set.
-    this.#sub = sub;
-    await this.#enqueue(async () => {
-      if (this.#sub !== sub || !sub.open || sub.consumerTag !== undefined) return;
-      if (this.#wanted) await this.#consume(sub);
-    });
-  }
-
-  /** Should the lane be subscribed now? */
-  get #wanted(): boolean {
-    return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
-  }
-
-  /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
-  async #consume(sub: Subscription): Promise<void> {
-    const { consumerTag } = await sub.channel.consume(
-      this.#consumer.queue,
-      (message) => this.#onMessage(sub, message),
-      { noAck: false },
-    );
-    sub.consumerTag = consumerTag;
-    this.#subscriptions++;
-    if (this.#subscriptions > 1) {
-      this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
-    }
-    this.#consumer.emit("subscribed", this.#index);
-  }
-
-  /**
-   * Subscribes or cancels to match the intake (pause, probe, kill switch,
-   * close). The lane's basic.consume and basic.cancel run one at a time,
-   * and each sync reads the intake when it starts, not when it was asked
-   * for: a trip, a probe and a trip again in quick succession end in the
-   * state of the last one. (Deciding when asked left a lane cancelled while
-   * wanted: a resume that found a consume in progress was dropped, and that
-   * consume then cancelled itself for the trip before it.) Resolves once the
-   * lane matches the intake as this sync read it.
-   */
-  sync(): Promise<void> {
-    if (!this.#syncQueued) {
-      this.#syncQueued = true;
-      void this.#enqueue(() => {
-        this.#syncQueued = false;
-        return this.#match();
-      });
-    }
-    return this.#ops;
-  }
-
-  /** Runs `op` after the lane's pending operations; its failure reaches the caller only. */
-  #enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.#ops.then(op);
-    this.#ops = run.catch(() => undefined);
-    return run;
-  }
-
-  /** One step toward what the intake wants now; never throws. */
-  async #match(): Promise<void> {
-    const sub = this.#sub;
-    if (!this.#wanted) {
-      this.#channel.stopReopening();
-      if (sub?.open === true && sub.consumerTag !== undefined) {
-        const tag = sub.consumerTag;
-        sub.consumerTag = undefined;
-        await sub.channel.cancel(tag).catch((error: unknown) => {
-          this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
-        });
-      }
-      // Sent ahead before the cancel: back to the queue, untouched.
-      for (const item of this.#buffer.splice(0)) {
-        if (item.sub.open) item.sub.delivery.nack(item.message, true);
-      }
-      return;
-    }
-    // A lost channel is opened again; its on-open hook subscribes.
-    this.#channel.keepOpen();
-    if (sub?.open !== true || sub.consumerTag !== undefined) return;
-    // The same channel after a pause (a handler may still be settling on it).
-    await this.#consume(sub).catch((error: unknown) => {
-      this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
-      this.#channel.discard(); // a new channel subscribes after the backoff
-    });
-  }
-
-  #onChannelClose(): void {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    // Buffered deliveries of that channel are back in the queue already.
-    this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
-  }
-
-  #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
-    if (message === null) {
-      sub.consumerTag = undefined;
-      this.#consumer.logger.warn(
-        { lane: this.#index },
-        "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
-      );
-      this.#consumer.emit("cancelled", this.#index);
-      // A new channel subscribes again, after the backoff, until the queue is back.
-      if (!this.#consumer.closing) this.#channel.discard();
-      return;
-    }
-    if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
-    this.#buffer.push({ message, sub });
-    if (!this.#running) this.#pump = this.#run();
-  }
-
-  /**
-   * Runs the buffered deliveries one at a time until the buffer is empty.
-   * `#running` is set and cleared inside, never by the caller: a run that
-   * only hands deliveries back (paused) finishes before its promise is even
-   * returned, and a flag cleared by the caller would then stay set, leaving
-   * the lane "busy" and deaf to every later delivery.
-   */
-  async #run(): Promise<void> {
-    this.#running = true;
-    const rt = this.#consumer.runtime;
-    try {
-      for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
-        if (!this.#consumer.intake.admit(item.message)) {
-          // Paused or tripped since it arrived: back to the queue, untouched.
-          if (item.sub.open) item.sub.delivery.nack(item.message, true);
-          continue;
-        }
-        await handleDelivery(rt, item.message, item.sub.delivery);
-        if (this.#consumer.closing) break;
-      }
-    } finally {
-      this.#running = false;
-    }
-  }
-
-  /** Resolves when the running handler (if any) has settled its message. */
-  drained(): Promise<void> {
-    return this.#pump;
-  }
-
-  async closeChannel(): Promise<void> {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    sub?.delivery.flush(); // the last acks, before the close that would drop them
-    if (sub !== undefined) sub.open = false;
-    await this.#channel.close();
-  }
 }
 
 /**
