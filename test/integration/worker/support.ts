@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { expect } from "vitest";
+import { drain } from "../../support/queues.ts";
 import { waitFor } from "../consumer/harness.ts";
 import { freshTopology } from "../dlq/helpers.ts";
 
@@ -126,8 +127,9 @@ export async function startWorker(
       if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${stderr}`);
       return logs.find((line) => line.msg === "worker started");
     },
-    30_000,
-    "worker started",
+    // Generous: a child that compiles its TypeScript on a busy machine.
+    60_000,
+    () => `worker started (stderr: ${stderr})`,
   );
   return { child, healthUrl: String(started.health), logs, exited, ledger };
 }
@@ -139,29 +141,7 @@ export async function handled(ledger: string): Promise<string[]> {
 
 /** Takes every message left in `queue` (default `work`) and returns their messageIds. */
 export async function remaining(url: string, queue = "work"): Promise<string[]> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    const ids: string[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return ids;
-      ids.push(String(message.properties.messageId));
-    }
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Ready messages in `queue`, without taking them. */
-export async function readyCount(url: string, queue = "work"): Promise<number> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    return (await channel.checkQueue(queue)).messageCount;
-  } finally {
-    await connection.close();
-  }
+  return (await drain(url, queue)).map((message) => String(message.properties.messageId));
 }
 
 /** Every id handled exactly once or still queued, never both, never lost. */

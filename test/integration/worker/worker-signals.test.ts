@@ -7,11 +7,11 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { readyCount } from "../../support/queues.ts";
 import { sleep, waitFor } from "../consumer/harness.ts";
 import {
   handled,
   publishWork,
-  readyCount,
   remaining,
   runCleanups,
   type Started,
@@ -44,13 +44,13 @@ describe("warren worker signals", () => {
     worker.child.kill("SIGUSR1");
     await waitFor(
       () => logged(worker, "worker paused: no messages taken until resumed") === 1,
-      10_000,
+      20_000,
       "the pause log line",
     );
-    // The consumer's own line comes once its subscriptions are cancelled.
+    // /readyz names the pause as soon as the worker has taken the signal.
     await waitFor(
       async () => (await readyz(worker)).body.degraded !== undefined,
-      10_000,
+      20_000,
       "degraded",
     );
     expect(await readyz(worker)).toEqual({
@@ -70,12 +70,12 @@ describe("warren worker signals", () => {
     await publishWork(work.url, ids);
     await sleep(1_000);
     expect(await handled(worker.ledger)).toEqual([]);
-    expect(await readyCount(work.url)).toBe(20);
+    expect(await readyCount(work.url, "work")).toBe(20);
 
     worker.child.kill("SIGUSR2");
     await waitFor(
       async () => (await handled(worker.ledger)).length === 20,
-      15_000,
+      30_000,
       async () => `20 handled after SIGUSR2 (${(await handled(worker.ledger)).length})`,
     );
     expect((await handled(worker.ledger)).sort()).toEqual([...ids].sort());
@@ -102,7 +102,7 @@ describe("warren worker signals", () => {
     const degraded = "work: kill switch tripped, waiting to probe";
     await waitFor(
       async () => (await readyz(worker)).body.degraded?.includes(degraded),
-      15_000,
+      30_000,
       async () => `a tripped kill switch on /readyz: ${JSON.stringify(await readyz(worker))}`,
     );
     const tripped = await readyz(worker);
@@ -118,7 +118,7 @@ describe("warren worker signals", () => {
       "kill switch tripped: too many failures; no messages taken until the probe",
     );
     // The three failures went to the 1 s tier; the other seven wait in the queue.
-    expect(await readyCount(work.url)).toBeGreaterThanOrEqual(7);
+    expect(await readyCount(work.url, "work")).toBeGreaterThanOrEqual(7);
     expect(await handled(worker.ledger)).toEqual([]);
 
     // The dependency is back and the operator says so.
@@ -126,7 +126,7 @@ describe("warren worker signals", () => {
     worker.child.kill("SIGUSR2");
     await waitFor(
       async () => (await handled(worker.ledger)).length === 10,
-      20_000,
+      30_000,
       async () => `10 handled after SIGUSR2 (${(await handled(worker.ledger)).length})`,
     );
     expect((await handled(worker.ledger)).sort()).toEqual([...ids].sort());
