@@ -194,7 +194,11 @@ function renderQueues() {
           {},
           el(
             "button",
-            { type: "button", className: "open-dlq", onclick: () => openDeadLetters(queue.name) },
+            {
+              type: "button",
+              className: "open-dlq",
+              onclick: () => openDeadLetters(queue.deadLetterQueue),
+            },
             "dead letters",
           ),
         ),

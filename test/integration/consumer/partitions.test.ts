@@ -5,8 +5,11 @@
  * a failed one (`overtake`) or wait for it (`hold`).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ConsumeError } from "../../../src/errors.ts";
-import { createHarness, type Harness, waitFor } from "./harness.ts";
+import { inspectDeadLetters } from "../../../src/dlq/inspect.ts";
+import { replayDeadLetters } from "../../../src/dlq/replay.ts";
+import { ConsumeError, NonRetryableError } from "../../../src/errors.ts";
+import { readQueueStatus } from "../../../src/status/queue-status.ts";
+import { createHarness, type Harness, managementUrl, waitFor } from "./harness.ts";
 
 function partitionedTopology(partitions: number, extra: Record<string, unknown> = {}) {
   return (vhost: string) => ({
@@ -108,6 +111,55 @@ describe("partitioned queues", () => {
     expect(dead!.properties.headers?.["warren-attempts"]).toBe(3);
     // Nothing went through a retry tier.
     expect(await h.depth("orders.p0.retry.300ms")).toBe(0);
+  });
+
+  it("replays dead letters back into the partition of their key, and status lists every partition with the shared .dlq", async () => {
+    h = await createHarness(partitionedTopology(2));
+    const harness = h;
+    const handled: { queue: string; attempt: number; replayed: boolean }[] = [];
+    let fail = true;
+    await harness.consume<{ n: number }>("orders", (_message, context) => {
+      if (fail) throw new NonRetryableError("not yet");
+      handled.push({
+        queue: context.queue,
+        attempt: context.attempt,
+        replayed: context.headers["warren-replay-count"] === 1,
+      });
+    });
+    await harness.publish("events", "order.replay-me", { n: 1 });
+    await waitFor(async () => (await harness.depth("orders.dlq")) === 1, 15_000, "a dead letter");
+    const target = { url: harness.url, managementUrl, queue: "orders" };
+
+    const status = await waitFor(
+      async () => {
+        const report = await readQueueStatus({ ...target, topology: harness.topology });
+        return report.queues.every((q) => q.consumers === 1) ? report : undefined;
+      },
+      15_000,
+      "status with consumers",
+    );
+    expect(status.queues.map((q) => [q.name, q.deadLetter.name])).toEqual([
+      ["orders.p0", "orders.dlq"],
+      ["orders.p1", "orders.dlq"],
+    ]);
+    expect(status.queues.map((q) => q.tiers.map((t) => t.name))).toEqual([
+      ["orders.p0.retry.300ms"],
+      ["orders.p1.retry.300ms"],
+    ]);
+    const byNames = await readQueueStatus({ ...target, vhost: harness.vhost });
+    expect(byNames.queues.map((q) => [q.name, q.deadLetter.name])).toEqual([
+      ["orders.p0", "orders.dlq"],
+      ["orders.p1", "orders.dlq"],
+    ]);
+
+    fail = false;
+    const result = await replayDeadLetters(target);
+    expect(result.replayed).toBe(1);
+    await waitFor(() => handled.length === 1, 15_000, "the replayed message");
+    const [dead] = await inspectDeadLetters({ ...target, limit: 1 }).then((l) => l.messages);
+    expect(dead).toBeUndefined();
+    expect(handled[0]!.replayed).toBe(true);
+    expect(handled[0]!.queue).toMatch(/^orders\.p[01]$/);
   });
 
   it("refuses concurrency on a partitioned queue", async () => {
