@@ -133,6 +133,7 @@ export function layoutFromNames(names: readonly string[]): Layout[] {
     names.map(partitionOf).filter((base): base is string => base !== undefined),
   );
   const isDerived = (name: string) =>
+    (name.endsWith(".consumers") && partitioned.has(name.slice(0, -10))) ||
     (name.endsWith(".dlq") && (all.has(name.slice(0, -4)) || partitioned.has(name.slice(0, -4)))) ||
     (/\.retry\.[^.]+$/.test(name) && all.has(name.replace(/\.retry\.[^.]+$/, "")));
   return [...names]

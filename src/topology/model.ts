@@ -32,9 +32,10 @@ export interface ExchangeObject {
 /**
  * What a queue is for: the declared work queue, one partition of a
  * partitioned work queue, one of their retry tiers, a dead-letter queue, or
- * (`delay`) the wait queue of an exchange's publish delay.
+ * (`delay`) the wait queue of an exchange's publish delay, or (`presence`)
+ * the empty queue whose consumers are the processes of a partitioned queue.
  */
-export type QueueRole = "work" | "partition" | "retry" | "dlq" | "delay";
+export type QueueRole = "work" | "partition" | "retry" | "dlq" | "delay" | "presence";
 
 export interface QueueObject {
   name: string;
@@ -113,6 +114,8 @@ export interface PartitionedQueue {
   key: PartitionKey;
   /** One per partition, in order: `Q.p0 … Q.p<N-1>`. */
   partitions: RetryPolicy[];
+  /** `Q.consumers`: one subscription per consuming process (see names.ts). */
+  presenceQueue: string;
 }
 
 export interface CompiledTopology {

@@ -42,5 +42,15 @@ export function partitionExchangeName(queue: string): string {
   return `${queue}.partitions`;
 }
 
+/**
+ * `Q.consumers`: an empty queue that every process consuming the
+ * partitioned queue `Q` subscribes to. Its consumer count is the number of
+ * those processes, which the partitions' own counts cannot give: for a
+ * single-active-consumer queue the broker counts only the active one.
+ */
+export function presenceQueueName(queue: string): string {
+  return `${queue}.consumers`;
+}
+
 /** AMQP short strings (exchange and queue names) hold at most 255 bytes. */
 export const MAX_NAME_BYTES = 255;

@@ -14,7 +14,11 @@
  * - per partition its own retry tiers `Q.p<i>.retry.<delay>`, which
  *   dead-letter back to that partition (never through the hash exchange:
  *   a retried message must not change partition);
- * - one dead-letter queue `Q.dlq` shared by every partition.
+ * - one dead-letter queue `Q.dlq` shared by every partition;
+ * - the empty queue `Q.consumers`, which no message reaches: every process
+ *   that consumes `Q` subscribes to it, and its consumer count tells the
+ *   processes how many they are, so they can share the partitions
+ *   (consumer/partition-balance.ts).
  *
  * The queue's own `bindings` bind `Q.partitions` (exchange to exchange), so
  * publishers keep publishing to the same exchange with the same routing keys.
@@ -32,6 +36,7 @@ import {
   deadLetterQueueName,
   partitionExchangeName,
   partitionQueueName,
+  presenceQueueName,
   retryQueueName,
 } from "./names.ts";
 import type { QueueDefinition } from "./schema.ts";
@@ -140,6 +145,15 @@ export function compilePartitions(
     durable: true,
     arguments: deadLetterArguments,
   });
+  const presenceQueue = presenceQueueName(name);
+  queues.push({
+    name: presenceQueue,
+    role: "presence",
+    owner: name,
+    type: queue.type,
+    durable: true,
+    arguments: deadLetterArguments,
+  });
   return {
     exchange: {
       name: exchangeName,
@@ -151,7 +165,7 @@ export function compilePartitions(
     },
     queues,
     bindings,
-    partitioned: { queue: name, exchange: exchangeName, key, partitions: policies },
+    partitioned: { queue: name, exchange: exchangeName, key, partitions: policies, presenceQueue },
   };
 }
 

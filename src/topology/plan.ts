@@ -152,6 +152,8 @@ function describeQueue(q: QueueObject): string {
   switch (q.role) {
     case "work":
       return `${q.type} work queue`;
+    case "presence":
+      return `${q.type} presence queue of ${q.owner} (no messages; one consumer per consuming process)`;
     case "partition":
       return `${q.type} partition of ${q.owner} (single active consumer; dead-letters to ${q.owner}.dlq)`;
     case "retry":

@@ -13,6 +13,7 @@ import {
   MAX_NAME_BYTES,
   partitionExchangeName,
   partitionQueueName,
+  presenceQueueName,
   retryQueueName,
 } from "./names.ts";
 import { queueArgumentProblem } from "./queue-arguments.ts";
@@ -351,6 +352,7 @@ function derivedQueueNames(topology: Topology): Map<string, string> {
       for (const partition of partitionNames(name, queue)) {
         names.set(partition, `a partition of queue ${JSON.stringify(name)}`);
       }
+      names.set(presenceQueueName(name), `the presence queue of queue ${JSON.stringify(name)}`);
     }
     for (const retryName of retryNames(name, queue)) {
       names.set(retryName, `a retry queue of queue ${JSON.stringify(name)}`);

@@ -51,6 +51,7 @@ describe("partitioned queues in the topology", () => {
       ["orders.fulfil.p2.retry.1s", "retry", "orders.fulfil"],
       ["orders.fulfil.p2.retry.10s", "retry", "orders.fulfil"],
       ["orders.fulfil.dlq", "dlq", "orders.fulfil"],
+      ["orders.fulfil.consumers", "presence", "orders.fulfil"],
     ]);
     const p1 = compiled.queues.find((q) => q.name === "orders.fulfil.p1")!;
     expect(p1.arguments).toEqual({
