@@ -105,8 +105,9 @@ export class Lane {
 
   /**
    * Cancels and subscribes again at once, stepping to the back of the
-   * queue's line of waiting consumers. Only for a lane without deliveries
-   * in hand: a delivery in flight goes back to the queue.
+   * queue's line of waiting consumers. Only for an idle lane; a delivery the
+   * broker sent before it saw the cancel is still handled here
+   * (partition-balance.ts says when that matters).
    */
   rejoin(): void {
     const sub = this.#sub;

@@ -253,7 +253,7 @@ async function replayRoute(
   }
   throw new DeadLetterError(
     ErrorCode.WARREN_DLQ_TARGET_MISSING,
-    `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" (or, for a partitioned queue, its exchange "${hash}") does not exist in vhost "${pair.vhost}". Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
+    `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" does not exist in vhost "${pair.vhost}" (nor, for a partitioned queue, its exchange "${hash}"). Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
   );
 }
 

@@ -194,11 +194,7 @@ function renderQueues() {
           {},
           el(
             "button",
-            {
-              type: "button",
-              className: "open-dlq",
-              onclick: () => openDeadLetters(queue.deadLetterQueue),
-            },
+            { type: "button", className: "open-dlq", onclick: () => openDeadLetters(queue.name) },
             "dead letters",
           ),
         ),
