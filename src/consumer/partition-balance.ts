@@ -106,7 +106,8 @@ export function startPartitionBalancer(options: {
     const rotate = active.length > least && now - activeSince >= 3 * intervalMs;
     if ((over || rotate) && now - lastHandOver >= 2 * intervalMs) {
       lastHandOver = now;
-      const lane = active[active.length - 1]!;
+      // A lane handling a message acks soon; an idle one may not for a while.
+      const lane = active.findLast((l) => l.busy) ?? active[active.length - 1]!;
       logger.info(
         { partition: queues[lanes.indexOf(lane)], active: active.length, processes },
         over
