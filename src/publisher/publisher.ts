@@ -31,13 +31,11 @@ import type { Tracing } from "../observability/tracing.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import { Deadlines } from "./deadlines.ts";
-import { delayEnvelope } from "./delay.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import type { MessageRegistry } from "./messages.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
-import { prepareEnvelope } from "./prepare.ts";
-import { applyPriorityAndExpiry } from "./priority-expiry.ts";
+import { prepareEnvelope, scheduleEnvelope } from "./prepare.ts";
 import type { PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
@@ -166,10 +164,7 @@ export class Publisher implements ConfirmedSender {
         options,
         this.#options.maxBytes,
       );
-      applyPriorityAndExpiry(envelope, options, this.#topology, envelope.exchange);
-      if (options.delay !== undefined) {
-        envelope = delayEnvelope(envelope, options.delay, this.#topology);
-      }
+      envelope = scheduleEnvelope(envelope, options, this.#topology);
     } catch (error) {
       const refused = error as PublishError;
       return this.#refuse(

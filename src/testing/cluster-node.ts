@@ -45,7 +45,11 @@ export interface ClusterNodeConfig {
 export async function writeNodeConfig(config: ClusterNodeConfig): Promise<void> {
   const dir = nodeDir(config);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "enabled_plugins"), "[rabbitmq_management].\n");
+  // The hash exchange of partitioned queues (docs/topology.md#partitioned-queues).
+  await writeFile(
+    join(dir, "enabled_plugins"),
+    "[rabbitmq_management,rabbitmq_consistent_hash_exchange].\n",
+  );
   await writeFile(
     join(dir, "rabbitmq.conf"),
     [
