@@ -147,19 +147,21 @@ export function nodeScenarios(): void {
       "09-memory-alarm",
       "blocks the publisher connected there (blocked event, publishes refused with WARREN_PUBLISH_BLOCKED) while consumers keep draining; it recovers when the alarm clears; nothing lost",
       async (s) => {
-        // Slow consumers, so that a backlog is left to drain during the alarm.
-        await Promise.all([
-          s.startConsumer({ handlerDelayMs: 40 }),
-          s.startConsumer({ handlerDelayMs: 40 }),
-        ]);
         // The publisher connects to the first URL: node 1, the node with the alarm.
         const warren = await s.publisher();
         const events: string[] = [];
         warren.on("blocked", () => events.push("blocked"));
         warren.on("unblocked", () => events.push("unblocked"));
+        // A backlog for the consumers to drain while the publisher is
+        // blocked: the first half is published before they start, and
+        // they are slow (200 ms a message, 4 lanes: about 20 messages/s).
         const first = await s.publish({ from: 1, to: NODE_FAULT_MESSAGES / 2, window: 200 });
         expect(first.confirmed.size).toBe(NODE_FAULT_MESSAGES / 2);
         expect(events).toEqual([]);
+        await Promise.all([
+          s.startConsumer({ handlerDelayMs: 200 }),
+          s.startConsumer({ handlerDelayMs: 200 }),
+        ]);
         try {
           await s.fault("memory alarm on node 1", () => cluster().memoryAlarm(0, true));
           const publishing = s.publish({
@@ -176,6 +178,7 @@ export function nodeScenarios(): void {
           ).rejects.toMatchObject({ code: "WARREN_PUBLISH_BLOCKED" });
           // Consumers keep draining while the publisher is blocked.
           const before = await s.handledCount();
+          expect(before).toBeLessThan(NODE_FAULT_MESSAGES / 2 - 50);
           await s.waitHandled(before + 50, 30_000);
           expect(events).toEqual(["blocked"]);
           await cluster().memoryAlarm(0, false);
