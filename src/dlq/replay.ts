@@ -23,12 +23,14 @@
  * unchanged (without `expiration`, `userId` and `clusterId`, as the runtime's
  * own copies), no `warren-attempt` header (its absence means attempt 1) so the message gets
  * its full retry budget again, the origin headers kept (filled from `x-death` when the broker
- * dead-lettered it), the failure headers and the broker's death headers
+ * dead-lettered it), the failure headers and every broker-owned header
+ * (`x-death` and the other death headers, `x-delivery-count`, `CC`/`BCC`)
  * removed, and a short history: `warren-replay-count`, `warren-replayed-at`,
  * `warren-replayed-from`, and `warren-previous-failure` (a table with the
  * reason, error type and message, attempts and times of the last failure).
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
+import { isBrokerOwned } from "../consumer/delivery-headers.ts";
 import { ErrorCode } from "../errors.ts";
 import { copyProperties, HEADER } from "../headers.ts";
 import { integer, resolveOptions } from "../options.ts";
@@ -102,18 +104,6 @@ export interface ReplayResult extends QueuePair {
   messages: ReplayedLetter[];
 }
 
-/** Broker-owned headers of a dead-lettered message; meaningless on a fresh copy. */
-const BROKER_DEATH_HEADERS = [
-  "x-death",
-  "x-first-death-queue",
-  "x-first-death-reason",
-  "x-first-death-exchange",
-  "x-last-death-queue",
-  "x-last-death-reason",
-  "x-last-death-exchange",
-  "x-delivery-count",
-];
-
 /** warren's failure headers: they describe the last failure, which the copy has not had yet. */
 const FAILURE_HEADERS = [
   HEADER.attempts,
@@ -140,10 +130,14 @@ export function replayHeaders(
   pair: QueuePair,
   now: Date,
 ): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...headers };
-  for (const name of [...BROKER_DEATH_HEADERS, ...FAILURE_HEADERS, HEADER.attempt]) {
-    delete copy[name];
+  // Broker-owned headers (x-death and the other death headers, the delivery
+  // count, and CC/BCC, which would route the copy into further queues) are
+  // meaningless or harmful on a fresh copy; none is carried over.
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(headers ?? {})) {
+    if (!isBrokerOwned(name)) copy[name] = headers?.[name];
   }
+  for (const name of [...FAILURE_HEADERS, HEADER.attempt]) delete copy[name];
   copy[HEADER.originalQueue] ??= pair.queue;
   if (letter.originalExchange !== undefined) {
     copy[HEADER.originalExchange] ??= letter.originalExchange;
