@@ -202,13 +202,14 @@ try {
   }
 
   if (write && latency !== undefined) {
-    // The outbox table (bench/outbox.ts) lives in a marked block of the
-    // same page; keep it.
+    // The outbox and partitions tables (bench/outbox.ts, bench/partitions.ts)
+    // live in marked blocks of the same page; keep them.
     const path = new URL("../docs/performance.md", import.meta.url);
     const previous = await readFile(path, "utf8").catch(() => "");
-    const outboxBlock = /<!-- outbox-bench:start -->[\s\S]*<!-- outbox-bench:end -->/.exec(
-      previous,
-    )?.[0];
+    const blocks = [
+      ...previous.matchAll(/<!-- ([a-z]+)-bench:start -->[\s\S]*?<!-- \1-bench:end -->/g),
+    ].map((match) => match[0]);
+    const outboxBlock = blocks.length === 0 ? undefined : blocks.join("\n\n");
     await writeFile(
       path,
       page({

@@ -1,15 +1,14 @@
 /**
  * The consumer runtime's entry point and its channel life cycle.
  *
- * A consumer runs `concurrency` lanes (lane.ts); each lane is one channel
- * with its own prefetch and one handler at a time, so `concurrency` is
- * exactly the number of handlers that can run at once. A lane keeps itself
- * subscribed on a ReopeningChannel (connection/reopening-channel.ts) whose
- * on-open hook subscribes: after a channel error or a broker `basic.cancel`
- * (the queue was deleted) it opens a new channel and consumes again after
- * the client's backoff (capped at `resubscribeMaxDelayMs`), growing while
- * the queue is missing, and at once on every `open` event of the managed
- * connection.
+ * A consumer runs `concurrency` lanes; each lane is one channel with its own
+ * prefetch and one handler at a time, so `concurrency` is exactly the number
+ * of handlers that can run at once. A lane keeps itself subscribed on a
+ * ReopeningChannel (connection/reopening-channel.ts) whose on-open hook
+ * subscribes: after a channel error or a broker `basic.cancel` (the queue was
+ * deleted) it opens a new channel and consumes again after the client's
+ * backoff (capped at `resubscribeMaxDelayMs`), growing while the queue is
+ * missing, and at once on every `open` event of the managed connection.
  *
  * Deliveries remember the channel they came on. An ack or nack is only sent
  * on that channel while it is open; once it is gone the broker has requeued
@@ -24,14 +23,21 @@ import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
-import type { CompiledTopology } from "../topology/model.ts";
+import type { CompiledTopology, RetryPolicy } from "../topology/model.ts";
 import { startDepthSampler } from "./depth.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { ConsumerIntake } from "./intake.ts";
 import type { KillSwitchChange, KillSwitchState } from "./kill-switch.ts";
 import { Lane, type LaneContext } from "./lane.ts";
 import { bindMeters } from "./meters.ts";
-import { type ConsumeOptions, type Handler, resolveConsumeOptions } from "./options.ts";
+import {
+  type ConsumeOptions,
+  type Handler,
+  type ResolvedConsumeOptions,
+  resolveConsumeOptions,
+} from "./options.ts";
+import { startPartitionBalancer } from "./partition-balance.ts";
+import { checkPartitionedOptions } from "./partitioned.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -92,32 +98,43 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** @internal */
   readonly connection: ManagedConnection;
   readonly #lanes: Lane[];
+  readonly #runtimes: DeliveryRuntime<unknown>[];
+  /** Aborted by `close()`: ends the wait of a message held in place. */
+  readonly #stopping = new AbortController();
   #closing: Promise<void> | undefined;
   #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
+  #balancer: ReturnType<typeof startPartitionBalancer> | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
-  /** The lane syncs of the last {@link Consumer.#applyIntake}. */
+  /** The cancels of the last {@link Consumer.#applyIntake}. */
   #cancelling: Promise<void> = Promise.resolve();
 
-  /** @internal Use `startConsumer` (or the client's `consume`). */
-  constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
+  /**
+   * @internal Use `startConsumer` (or the client's `consume`). `runtimes`
+   * holds one runtime per queue consumed: one for a work queue (run on
+   * `concurrency` lanes), one per partition for a partitioned queue (one
+   * lane each).
+   */
+  constructor(deps: ConsumerDeps, queue: string, runtimes: DeliveryRuntime<unknown>[]) {
     super();
-    this.queue = runtime.queue;
+    const runtime = runtimes[0]!;
+    this.queue = queue;
     this.options = runtime.options;
     this.runtime = runtime;
-    this.logger = runtime.logger;
+    this.logger = deps.logger.child({ queue });
     this.connection = deps.connection;
     this.#deps = deps;
+    this.#runtimes = runtimes;
     const backoff = deps.connection.backoff;
     const resubscribeBackoff = Object.freeze({
       ...backoff,
       maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
     });
     this.#intake = new ConsumerIntake({
-      queue: runtime.queue,
+      queue,
       killSwitch: runtime.options.killSwitch,
-      logger: runtime.logger,
+      logger: this.logger,
       metrics: deps.metrics,
       host: {
         apply: () => this.#applyIntake(),
@@ -130,13 +147,16 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
     });
     const intake = this.#intake;
-    runtime.observe = (message, observation) => intake.observe(message, observation);
+    for (const rt of runtimes) {
+      rt.observe = (message, observation) => intake.observe(message, observation);
+      rt.stopping = this.#stopping.signal;
+    }
     const consumer = this;
-    const context: LaneContext = {
-      queue: runtime.queue,
-      options: runtime.options,
-      runtime,
-      logger: runtime.logger,
+    const context = (rt: DeliveryRuntime<unknown>): LaneContext => ({
+      queue: rt.queue,
+      options: rt.options,
+      runtime: rt,
+      logger: rt.logger,
       connection: deps.connection,
       resubscribeBackoff,
       get closing() {
@@ -144,11 +164,18 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
       intake,
       emit: (event, lane) => this.emit(event, lane),
-    };
-    this.#lanes = Array.from(
-      { length: runtime.options.concurrency },
-      (_, i) => new Lane(context, i),
-    );
+      onActive: () => this.#balancer?.onActive(),
+    });
+    const laneRuntimes =
+      runtimes.length > 1
+        ? runtimes
+        : Array.from({ length: runtime.options.concurrency }, () => runtime);
+    this.#lanes = laneRuntimes.map((rt, i) => new Lane(context(rt), i));
+  }
+
+  /** Lanes (channels) of this consumer: `concurrency`, or one per partition. */
+  get lanes(): number {
+    return this.#lanes.length;
   }
 
   /**
@@ -243,17 +270,27 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     for (const lane of this.#lanes) lane.keepSubscribed();
+    const presenceQueue = this.#deps.topology.partitioned?.[this.queue]?.presenceQueue;
+    if (presenceQueue !== undefined && this.#runtimes.length > 1 && this.options.prefetch === 1) {
+      this.#balancer = startPartitionBalancer({
+        lanes: this.#lanes,
+        queues: this.#runtimes.map((rt) => rt.queue),
+        presenceQueue,
+        connection: this.connection,
+        logger: this.logger,
+      });
+    }
     this.#deps.metrics.consumerSources.add(this);
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
         connection: this.connection,
-        policy: this.runtime.policy,
+        policies: this.#runtimes.map((rt) => rt.policy),
         metrics: this.#deps.metrics,
         intervalMs: this.options.depthIntervalMs,
         logger: this.logger,
       });
     }
-    this.logger.info({ concurrency: this.options.concurrency }, "consumer started");
+    this.logger.info({ lanes: this.#lanes.length }, "consumer started");
   }
 
   /**
@@ -268,8 +305,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.#intake.stop();
+    this.#stopping.abort();
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
+    await this.#balancer?.stop();
     // Closing: every lane cancels (after any consume or cancel in progress).
     await Promise.all(this.#lanes.map((lane) => lane.sync()));
     let timer: NodeJS.Timeout | undefined;
@@ -294,7 +333,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
 /**
  * Consumes `queue` with `handler` until `close()`. Resolves once every lane
- * is subscribed.
+ * is subscribed. A partitioned queue (`partitions: N`) is consumed on one
+ * lane per partition `Q.p0 … Q.p<N-1>`; each partition has a single active
+ * consumer, so with several processes the broker gives each partition to
+ * one of them (docs/consuming.md#partitioned-queues).
  *
  * Outcomes (docs/architecture.md#handler-outcomes); a copy is always confirmed by the broker before
  * the original is acked:
@@ -318,7 +360,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | paused (`pause()`, kill switch tripped or probe full) | subscriptions cancelled: messages stay in `Q`; one sent ahead but not started is nacked with requeue |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
- *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
+ *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options
+ *   (and for `concurrency` above 1 on a partitioned queue),
  *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
  */
 export async function startConsumer<T>(
@@ -327,27 +370,35 @@ export async function startConsumer<T>(
   handler: Handler<T>,
   options?: ConsumeOptions<T>,
 ): Promise<Consumer> {
+  const partitioned = deps.topology.partitioned?.[queue];
   const policy = deps.topology.retryPolicies[queue];
-  if (policy === undefined) {
-    const known = Object.keys(deps.topology.retryPolicies);
+  if (policy === undefined && partitioned === undefined) {
+    const known = [
+      ...Object.keys(deps.topology.partitioned ?? {}),
+      ...Object.keys(deps.topology.retryPolicies),
+    ];
     throw new ConsumeError(
       ErrorCode.WARREN_CONSUME_UNKNOWN_QUEUE,
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
   const logger = deps.logger.child({ queue });
-  const resolved = resolveConsumeOptions(policy, options, logger);
-  const runtime: DeliveryRuntime<T> = {
-    queue,
-    policy,
+  const runtimeFor = (target: RetryPolicy, resolved: ResolvedConsumeOptions<T>) => ({
+    queue: target.queue,
+    policy: target,
     options: resolved,
     handler,
     publisher: deps.publisher,
-    logger,
-    meters: bindMeters(deps.metrics, queue, policy),
+    logger: target.queue === queue ? logger : logger.child({ partition: target.queue }),
+    // Series are labelled by the queue consumed (`Q` for every partition).
+    meters: bindMeters(deps.metrics, queue, target),
     tracing: deps.tracing,
-  };
-  const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
+  });
+  const policies = partitioned === undefined ? [policy!] : partitioned.partitions;
+  const resolved = resolveConsumeOptions(policies[0]!, options, logger, queue);
+  if (partitioned !== undefined) checkPartitionedOptions(queue, resolved, policies.length);
+  const runtimes: DeliveryRuntime<T>[] = policies.map((target) => runtimeFor(target, resolved));
+  const consumer = new Consumer(deps, queue, runtimes as DeliveryRuntime<unknown>[]);
   await consumer.start();
   return consumer;
 }

@@ -1,13 +1,20 @@
 /**
- * One lane of a consumer: a channel, its subscription, and the handler that
- * runs its deliveries one at a time (consume.ts builds `concurrency` of
- * them). A lane keeps itself subscribed on a ReopeningChannel
- * (connection/reopening-channel.ts) whose on-open hook subscribes: after a
- * channel error or a broker `basic.cancel` (the queue was deleted) it opens
- * a new channel and consumes again after the client's backoff (capped at
- * `resubscribeMaxDelayMs`), and at once on every `open` event of the managed
- * connection. Pauses, probes and the kill switch reach it through
- * {@link Lane.sync}.
+ * One lane of a consumer: one channel, subscribed to one queue, whose
+ * deliveries one handler runs one at a time, in order (see consume.ts for the
+ * life cycle). A lane keeps itself subscribed on a ReopeningChannel whose
+ * on-open hook subscribes.
+ *
+ * On a partitioned queue a lane can also step back in its partition's line of
+ * single-active-consumer subscriptions (partition-balance.ts): `rejoin()`
+ * cancels and subscribes again at once (for a lane that never got a
+ * delivery), and `handOverAtNextAck()` does the same right before the ack of
+ * the message it is handling, so that the broker has activated the next
+ * consumer before this one's last message is acked but after its handler
+ * finished: the next message of the partition cannot start before it ended.
+ *
+ * Pauses, probes and the kill switch reach a lane through `sync()`: the
+ * lane's basic.consume and basic.cancel run one at a time, each deciding
+ * from the intake as it is when it starts.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
@@ -44,6 +51,8 @@ export interface LaneContext {
   /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
   readonly intake: ConsumerIntake;
   emit(event: "subscribed" | "cancelled", lane: number): void;
+  /** The lane got its first delivery since it subscribed (partition-balance.ts listens). */
+  onActive?: () => void;
 }
 
 /** One channel and the handler that runs its deliveries one at a time. */
@@ -63,6 +72,12 @@ export class Lane {
   #ops: Promise<void> = Promise.resolve();
   /** A sync waits in {@link Lane.#ops} and has not read the intake yet. */
   #syncQueued = false;
+  /** A delivery arrived since the current subscription started. */
+  #delivered = false;
+  /** Step back in the line at the next ack (see the module comment). */
+  #handOver = false;
+  /** When the current subscription started (`performance.now()`). */
+  #subscribedAt = 0;
 
   constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
@@ -86,6 +101,56 @@ export class Lane {
     return this.#running;
   }
 
+  /**
+   * True when the current subscription has had a delivery: on a
+   * single-active-consumer queue, this lane is the active consumer.
+   */
+  get active(): boolean {
+    return this.subscribed && this.#delivered;
+  }
+
+  /** Milliseconds subscribed without a delivery (0 when active or not subscribed). */
+  get quietMs(): number {
+    return this.subscribed && !this.#delivered ? performance.now() - this.#subscribedAt : 0;
+  }
+
+  /**
+   * Cancels and subscribes again at once, stepping to the back of the
+   * queue's line of waiting consumers. Only for an idle lane; a delivery the
+   * broker sent before it saw the cancel is still handled here
+   * (partition-balance.ts says when that matters).
+   */
+  rejoin(): void {
+    const sub = this.#sub;
+    if (sub?.open !== true || sub.consumerTag === undefined || this.busy) return;
+    this.#resubscribe(sub);
+  }
+
+  /** Steps back in the line right before the next ack (see the module comment). */
+  handOverAtNextAck(): void {
+    this.#handOver = true;
+  }
+
+  /** Cancels the subscription (the frame leaves now) and consumes again once it is cancelled. */
+  #resubscribe(sub: Subscription): void {
+    const tag = sub.consumerTag;
+    if (tag === undefined) return;
+    sub.consumerTag = undefined;
+    this.#delivered = false;
+    // The cancel frame leaves now (before an ack of this tick); the consume
+    // again waits in line with the lane's other operations (see sync()).
+    const cancelled = sub.channel.cancel(tag);
+    cancelled.catch(() => undefined); // awaited in line below; reported there
+    void this.#enqueue(async () => {
+      await cancelled;
+      if (!this.#wanted || !sub.open || this.#sub !== sub || sub.consumerTag !== undefined) return;
+      await this.#consume(sub, true);
+    }).catch((error: unknown) => {
+      this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not step back");
+      this.#channel.discard(); // a new channel subscribes after the backoff
+    });
+  }
+
   /** Subscribes once; throws what went wrong (first start only). */
   async subscribeOnce(): Promise<void> {
     await this.#channel.get();
@@ -96,18 +161,24 @@ export class Lane {
     this.#channel.keepOpen();
   }
 
-  /**
-   * The on-open hook of the lane's channel: prefetch, then basic.consume
-   * when the intake wants the lane (in line with the lane's other
-   * operations, see {@link Lane.sync}). A failure closes the channel, and
-   * fails a first start.
-   */
+  /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
   async #subscribe(channel: Channel): Promise<void> {
+    const batched = batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger);
     const sub: Subscription = {
       channel,
       open: true,
       consumerTag: undefined,
-      delivery: batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger),
+      delivery: {
+        ...batched,
+        ack: (message) => {
+          // basic.cancel leaves before this ack (acks wait for the next tick).
+          if (this.#handOver) {
+            this.#handOver = false;
+            this.#resubscribe(sub);
+          }
+          batched.ack(message);
+        },
+      },
     };
     channel.on("close", () => {
       sub.open = false;
@@ -127,19 +198,78 @@ export class Lane {
     return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
   }
 
-  /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
-  async #consume(sub: Subscription): Promise<void> {
+  /**
+   * basic.consume on the lane's channel (a new one, or the same one after a
+   * pause or a step back, which is `quiet`: no event, no log line).
+   */
+  async #consume(sub: Subscription, quiet = false): Promise<void> {
+    this.#delivered = false;
+    this.#subscribedAt = performance.now();
     const { consumerTag } = await sub.channel.consume(
       this.#consumer.queue,
       (message) => this.#onMessage(sub, message),
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
+    if (quiet) return;
     this.#subscriptions++;
     if (this.#subscriptions > 1) {
       this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
     }
     this.#consumer.emit("subscribed", this.#index);
+  }
+
+  #onChannelClose(): void {
+    const sub = this.#sub;
+    this.#sub = undefined;
+    // Buffered deliveries of that channel are back in the queue already.
+    this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
+  }
+
+  #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
+    if (message === null) {
+      sub.consumerTag = undefined;
+      this.#consumer.logger.warn(
+        { lane: this.#index },
+        "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
+      );
+      this.#consumer.emit("cancelled", this.#index);
+      // A new channel subscribes again, after the backoff, until the queue is back.
+      if (!this.#consumer.closing) this.#channel.discard();
+      return;
+    }
+    if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
+    if (!this.#delivered) {
+      this.#delivered = true;
+      this.#consumer.onActive?.();
+    }
+    this.#buffer.push({ message, sub });
+    if (!this.#running) this.#pump = this.#run();
+  }
+
+  /**
+   * Runs the buffered deliveries one at a time until the buffer is empty.
+   * `#running` is set and cleared inside, never by the caller: a run that
+   * only hands deliveries back (paused) finishes before its promise is even
+   * returned, and a flag cleared by the caller would then stay set, leaving
+   * the lane "busy" and deaf to every later delivery.
+   */
+  async #run(): Promise<void> {
+    this.#running = true;
+    const rt = this.#consumer.runtime;
+    try {
+      for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+        if (!this.#consumer.intake.admit(item.message)) {
+          // Paused or tripped since it arrived: back to the queue, untouched.
+          if (item.sub.open) item.sub.delivery.nack(item.message, true);
+          continue;
+        }
+        await handleDelivery(rt, item.message, item.sub.delivery);
+        if (this.#consumer.closing) break;
+      }
+    } finally {
+      this.#running = false;
+    }
   }
 
   /**
@@ -196,55 +326,6 @@ export class Lane {
       this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
       this.#channel.discard(); // a new channel subscribes after the backoff
     });
-  }
-
-  #onChannelClose(): void {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    // Buffered deliveries of that channel are back in the queue already.
-    this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
-  }
-
-  #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
-    if (message === null) {
-      sub.consumerTag = undefined;
-      this.#consumer.logger.warn(
-        { lane: this.#index },
-        "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
-      );
-      this.#consumer.emit("cancelled", this.#index);
-      // A new channel subscribes again, after the backoff, until the queue is back.
-      if (!this.#consumer.closing) this.#channel.discard();
-      return;
-    }
-    if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
-    this.#buffer.push({ message, sub });
-    if (!this.#running) this.#pump = this.#run();
-  }
-
-  /**
-   * Runs the buffered deliveries one at a time until the buffer is empty.
-   * `#running` is set and cleared inside, never by the caller: a run that
-   * only hands deliveries back (paused) finishes before its promise is even
-   * returned, and a flag cleared by the caller would then stay set, leaving
-   * the lane "busy" and deaf to every later delivery.
-   */
-  async #run(): Promise<void> {
-    this.#running = true;
-    const rt = this.#consumer.runtime;
-    try {
-      for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
-        if (!this.#consumer.intake.admit(item.message)) {
-          // Paused or tripped since it arrived: back to the queue, untouched.
-          if (item.sub.open) item.sub.delivery.nack(item.message, true);
-          continue;
-        }
-        await handleDelivery(rt, item.message, item.sub.delivery);
-        if (this.#consumer.closing) break;
-      }
-    } finally {
-      this.#running = false;
-    }
   }
 
   /** Resolves when the running handler (if any) has settled its message. */
