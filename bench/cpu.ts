@@ -27,8 +27,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { findOrStartBroker } from "../src/testing/broker.ts";
-import { median } from "./scenario.ts";
-import { declareQueue, loops, peerBenchDefaults, type QueueType, systemsByKey } from "./systems.ts";
+import { type BenchContext, median } from "./scenario.ts";
+import { loops, peerBenchDefaults, type QueueType, systemsByKey, withQueue } from "./systems.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -118,8 +118,29 @@ function childArgs(
   return [script, "--child", JSON.stringify({ url, system, workload, queue, warmup, messages })];
 }
 
+/**
+ * Declares (and for a consume workload fills) the queue of one child run,
+ * runs `body`, and deletes the queue: the filling is this process's work,
+ * never the child's.
+ */
+function withChildQueue<T>(
+  url: string,
+  workload: Workload,
+  type: QueueType,
+  fill: number,
+  body: (queue: string) => Promise<T>,
+): Promise<T> {
+  const context: BenchContext = {
+    url,
+    queueName: () => `cpu-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    scale: 1,
+    databaseUrl: undefined,
+  };
+  return withQueue(context, type, workload.startsWith("consume") ? fill : 0, body);
+}
+
 /** Runs one child as a plain process: CPU and wall time per message. */
-async function runPlain(
+function runPlain(
   url: string,
   system: string,
   workload: Workload,
@@ -127,10 +148,7 @@ async function runPlain(
   warmup: number,
   messages: number,
 ): Promise<ChildResult> {
-  const queue = `cpu-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fill = workload.startsWith("consume") ? warmup + messages : 0;
-  const admin = await declareQueue(url, queue, type, fill);
-  try {
+  return withChildQueue(url, workload, type, warmup + messages, async (queue) => {
     const [command, ...prefix] = [...wrap, process.execPath];
     const { stdout } = await execFileAsync(
       command as string,
@@ -140,11 +158,7 @@ async function runPlain(
     const result = JSON.parse(stdout.trim().split("\n").at(-1) as string) as ChildResult;
     if (nodeArgs.length > 0 || wrap.length > 0) console.error(JSON.stringify(result));
     return result;
-  } finally {
-    const channel = await admin.createChannel();
-    await channel.deleteQueue(queue);
-    await admin.close();
-  }
+  });
 }
 
 /** Total instructions of one child run under callgrind. */
@@ -158,32 +172,32 @@ async function instructions(
 ): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "warren-cpu-"));
   const out = join(dir, "callgrind.out");
-  const queue = `cpu-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fill = workload.startsWith("consume") ? warmup + messages : 0;
-  const admin = await declareQueue(url, queue, type, fill);
   try {
-    await execFileAsync(
-      "valgrind",
-      [
-        "--tool=callgrind",
-        `--callgrind-out-file=${out}`,
-        // V8 writes and rewrites machine code on its heap.
-        "--smc-check=all-non-file",
-        process.execPath,
-        ...childArgs(url, system, workload, queue, warmup, messages),
-      ],
-      { maxBuffer: 1 << 24 },
+    return await withChildQueue(url, workload, type, warmup + messages, (queue) =>
+      callgrindTotal(out, childArgs(url, system, workload, queue, warmup, messages)),
     );
-    const text = await readFile(out, "utf8");
-    const total = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
-    if (total === null) throw new Error(`no totals in ${out}`);
-    return Number(total[1]);
   } finally {
-    const channel = await admin.createChannel();
-    await channel.deleteQueue(queue);
-    await admin.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function callgrindTotal(out: string, args: string[]): Promise<number> {
+  await execFileAsync(
+    "valgrind",
+    [
+      "--tool=callgrind",
+      `--callgrind-out-file=${out}`,
+      // V8 writes and rewrites machine code on its heap.
+      "--smc-check=all-non-file",
+      process.execPath,
+      ...args,
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  const text = await readFile(out, "utf8");
+  const total = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
+  if (total === null) throw new Error(`no totals in ${out}`);
+  return Number(total[1]);
 }
 
 async function main(): Promise<void> {

@@ -15,60 +15,18 @@
  *
  * The systems themselves are in systems.ts.
  */
-import type { Comparison, Measurement, Scenario } from "./scenario.ts";
-import { scaled } from "./scenario.ts";
+import type { Comparison } from "./scenario.ts";
 import {
   connectionManager,
-  loops,
+  consumeScenario,
   peerBenchDefaults,
+  publishScenario,
   type QueueType,
   rabbitmqClient,
   rawAmqplib,
   type System,
   warrenSystem as warren,
-  withQueue,
 } from "./systems.ts";
-
-function publishScenario(system: System, type: QueueType, kind: "awaited" | "pipelined"): Scenario {
-  return {
-    label: `${system.name} ${kind} publish (${type})`,
-    run: (context) =>
-      withQueue(context, type, 0, async (queue) => {
-        const session = await system.publishing.open(context.url);
-        try {
-          const messages = scaled(context, peerBenchDefaults[kind]);
-          const concurrency = kind === "awaited" ? 1 : peerBenchDefaults.loops;
-          return await loops(messages, concurrency, (i) => session.publish(queue, i));
-        } finally {
-          await session.close();
-        }
-      }),
-  };
-}
-
-function consumeScenario(system: System, type: QueueType, prefetch: number): Scenario {
-  return {
-    label: `${system.name} consume prefetch ${prefetch} (${type})`,
-    run: (context) => {
-      const messages = scaled(context, peerBenchDefaults.consumed);
-      return withQueue(context, type, messages, async (queue) => {
-        const { promise, resolve } = Promise.withResolvers<Measurement>();
-        let count = 0;
-        const started = performance.now();
-        const session = await system.consuming.open(context.url, queue, prefetch, () => {
-          if (++count === messages) {
-            resolve({ messages, seconds: (performance.now() - started) / 1000 });
-          }
-        });
-        try {
-          return await promise;
-        } finally {
-          await session.close();
-        }
-      });
-    },
-  };
-}
 
 /** The systems compared with the raw amqplib baseline, warren first. */
 export const peerSystems: readonly System[] = [warren, rabbitmqClient, connectionManager];

@@ -19,7 +19,7 @@ import { Connection as RabbitConnection } from "rabbitmq-client";
 import { connect } from "../src/client.ts";
 import { uuidv7 } from "../src/publisher/publish.ts";
 import type { CompiledTopology } from "../src/topology/model.ts";
-import type { BenchContext, Measurement } from "./scenario.ts";
+import { type BenchContext, type Measurement, type Scenario, scaled } from "./scenario.ts";
 
 export type QueueType = "classic" | "quorum";
 
@@ -314,6 +314,53 @@ export const connectionManager: System = {
     },
   },
 };
+
+/** One library publishing `peerBenchDefaults[kind]` messages to a fresh queue of `type`. */
+export function publishScenario(
+  system: System,
+  type: QueueType,
+  kind: "awaited" | "pipelined",
+): Scenario {
+  return {
+    label: `${system.name} ${kind} publish (${type})`,
+    run: (context) =>
+      withQueue(context, type, 0, async (queue) => {
+        const session = await system.publishing.open(context.url);
+        try {
+          const messages = scaled(context, peerBenchDefaults[kind]);
+          const concurrency = kind === "awaited" ? 1 : peerBenchDefaults.loops;
+          return await loops(messages, concurrency, (i) => session.publish(queue, i));
+        } finally {
+          await session.close();
+        }
+      }),
+  };
+}
+
+/** One library draining a pre-filled queue of `type` at `prefetch`, from the consume call to the last ack. */
+export function consumeScenario(system: System, type: QueueType, prefetch: number): Scenario {
+  return {
+    label: `${system.name} consume prefetch ${prefetch} (${type})`,
+    run: (context) => {
+      const messages = scaled(context, peerBenchDefaults.consumed);
+      return withQueue(context, type, messages, async (queue) => {
+        const { promise, resolve } = Promise.withResolvers<Measurement>();
+        let count = 0;
+        const started = performance.now();
+        const session = await system.consuming.open(context.url, queue, prefetch, () => {
+          if (++count === messages) {
+            resolve({ messages, seconds: (performance.now() - started) / 1000 });
+          }
+        });
+        try {
+          return await promise;
+        } finally {
+          await session.close();
+        }
+      });
+    },
+  };
+}
 
 /** Every system by the name the command line uses for it. */
 export const systemsByKey: Readonly<Record<string, System>> = {
