@@ -225,50 +225,21 @@ try {
     databaseUrl: postgres?.url,
   };
 
-  const rows: Row[] = [];
-  for (const comparison of selected) {
-    if (comparison.needs === "postgres" && postgres === undefined) continue;
-    rows.push(await measure(context, comparison));
-  }
-  if (rows.length > 0) console.log(`\n${formatRows(rows)}`);
-  for (const note of skipped) console.log(note.replaceAll("**", ""));
-
-  let latency: LatencyRow[] | undefined;
-  if (sections.has("latency")) {
-    loadsSeen.push(loadavg()[0] as number);
-    latency = await measureLatency(context, rounds, console.log);
-    console.log(`\n${formatLatency(latency)}`);
-  }
-  let concurrency: ConcurrencyRow[] | undefined;
-  if (sections.has("concurrency")) {
-    concurrency = await measureConcurrency(
-      context,
-      rounds,
-      (level) => runFresh(context, `concurrency ${level}`, "single"),
-      console.log,
-    );
-    console.log(`\n${formatConcurrency(concurrency)}`);
-  }
-  let rss: RssFigures[] | undefined;
-  if (sections.has("rss")) {
-    rss = [];
-    for (let round = 0; round < Math.min(rounds, 3); round++) {
-      const measured = await runFresh(context, "rss", "single");
-      rss.push(JSON.parse(measured.note ?? "{}") as RssFigures);
-    }
-    console.log(`\n${formatRss(rss)}`);
-  }
-
-  if (write) {
-    const block = generatedBlock({
-      rows,
-      skipped,
-      latency,
-      concurrency,
-      rss,
-      version: await brokerVersion(broker.url),
-      brokerSource: brokerSources[broker.source],
-    });
+  const version = await brokerVersion(broker.url);
+  const results: RunResults = {
+    rows: [],
+    skipped,
+    latency: undefined,
+    concurrency: undefined,
+    rss: undefined,
+    version,
+    brokerSource: brokerSources[broker.source],
+  };
+  // Written after every row and section, so that a long run stopped early
+  // still leaves what it measured (marked as partial until it completes).
+  const save = async (complete: boolean) => {
+    if (!write) return;
+    const block = generatedBlock(results, complete);
     const path = new URL("../docs/performance.md", import.meta.url);
     const previous = await readFile(path, "utf8").catch(() => "# Performance\n");
     const marked = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
@@ -276,15 +247,49 @@ try {
       ? previous.replace(marked, () => block)
       : `${previous.trimEnd()}\n\n${block}\n`;
     await writeFile(path, next);
-    console.log("wrote the generated block of docs/performance.md");
+  };
+
+  for (const comparison of selected) {
+    if (comparison.needs === "postgres" && postgres === undefined) continue;
+    results.rows.push(await measure(context, comparison));
+    await save(false);
   }
+  if (results.rows.length > 0) console.log(`\n${formatRows(results.rows)}`);
+  for (const note of skipped) console.log(note.replaceAll("**", ""));
+
+  if (sections.has("latency")) {
+    loadsSeen.push(loadavg()[0] as number);
+    results.latency = await measureLatency(context, rounds, console.log);
+    console.log(`\n${formatLatency(results.latency)}`);
+    await save(false);
+  }
+  if (sections.has("concurrency")) {
+    results.concurrency = await measureConcurrency(
+      context,
+      rounds,
+      (level) => runFresh(context, `concurrency ${level}`, "single"),
+      console.log,
+    );
+    console.log(`\n${formatConcurrency(results.concurrency)}`);
+    await save(false);
+  }
+  if (sections.has("rss")) {
+    results.rss = [];
+    for (let round = 0; round < Math.min(rounds, 3); round++) {
+      const measured = await runFresh(context, "rss", "single");
+      results.rss.push(JSON.parse(measured.note ?? "{}") as RssFigures);
+    }
+    console.log(`\n${formatRss(results.rss)}`);
+  }
+  await save(true);
+  if (write) console.log("wrote the generated block of docs/performance.md");
 } finally {
   await postgres?.stop();
   await broker.stop();
 }
 
-/** The block of docs/performance.md this script owns; everything outside it is hand-written. */
-function generatedBlock(run: {
+/** What one run measured so far. */
+interface RunResults {
   rows: Row[];
   skipped: string[];
   latency: LatencyRow[] | undefined;
@@ -292,12 +297,18 @@ function generatedBlock(run: {
   rss: RssFigures[] | undefined;
   version: string;
   brokerSource: string;
-}): string {
+}
+
+/** The block of docs/performance.md this script owns; everything outside it is hand-written. */
+function generatedBlock(run: RunResults, complete: boolean): string {
   const parts: string[] = [
     "<!-- bench:start -->",
     "<!-- Written by `npm run bench` (bench/run.ts); edits between these markers are overwritten. -->",
     "## Figures of the last run",
     "",
+    ...(complete
+      ? []
+      : ["**Partial: the run was still going (or was stopped) when this was written.**", ""]),
     `Command: \`${command}\` (${rounds} rounds, scale ${scale}), ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC to ${new Date().toISOString().slice(11, 16)} UTC.`,
     `RabbitMQ ${run.version} (${run.brokerSource}) on the same machine as the client, Node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}). 1-minute load average during the run: ${range(loadsSeen)}.`,
   ];
