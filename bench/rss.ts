@@ -11,6 +11,7 @@
  * the RSS figures and the outcome counts, which run.ts prints as a table.
  */
 import { connect } from "../src/client.ts";
+import { ErrorCode } from "../src/errors.ts";
 import type { Scenario } from "./scenario.ts";
 import { payload, withQueue } from "./systems.ts";
 
@@ -83,7 +84,7 @@ export const rssScenario: Scenario = {
                 settle();
               },
               (error: { code?: string }) => {
-                if (error.code === "WARREN_PUBLISH_BACKLOG_FULL") refused++;
+                if (error.code === ErrorCode.WARREN_PUBLISH_BACKLOG_FULL) refused++;
                 else failed++;
                 settle();
               },
