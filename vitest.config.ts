@@ -3,10 +3,12 @@ import { defineConfig } from "vitest/config";
 // Tiers (docs/testing.md): unit tests need nothing; integration tests share one
 // broker that test/support/global-setup.ts finds or starts once per run.
 // The reliability suite (`npm run test:reliability`, not part of `npm test`)
-// has two projects that run side by side: `reliability` (faults on the one
-// broker of the global setup, files in parallel) and `cluster` (one file,
+// has the projects `reliability` (faults on the one broker of the global
+// setup, files in parallel) and `cluster` (one file,
 // test/reliability/cluster/cluster.test.ts, that starts a three-node cluster
-// once and runs the cluster scenarios on it one after another).
+// once and runs the cluster scenarios on it one after another). In one
+// vitest run the `cluster` project (maxWorkers 1) starts only after the
+// others; .ci/run starts the two as separate runs, side by side.
 export default defineConfig({
   test: {
     projects: [

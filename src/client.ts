@@ -328,7 +328,7 @@ export class Warren<M extends MessageSchemas = MessageSchemas> extends EventEmit
       }
       const problem = consumer.consuming
         ? undefined
-        : `not consuming ${consumer.queue} (${consumer.subscribedLanes}/${consumer.options.concurrency} lanes subscribed)`;
+        : `not consuming ${consumer.queue} (${consumer.subscribedLanes}/${consumer.lanes} lanes subscribed)`;
       if (problem !== undefined) reasons.push(problem);
       checks.push(readinessCheck(`consumer:${consumer.queue}`, problem));
     }

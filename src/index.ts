@@ -23,6 +23,7 @@ export { type CloseOptions, Consumer, type ConsumerEvents } from "./consumer/con
 export type { MessageContext } from "./consumer/context.ts";
 export {
   type ConsumeOptions,
+  type ConsumeOrdering,
   consumeDefaults,
   type Handler,
   type IdempotencyOptions,
@@ -212,6 +213,8 @@ export type {
   DelayTier,
   ExchangeObject,
   ExchangeType,
+  PartitionedQueue,
+  PartitionKey,
   QueueObject,
   QueueRole,
   QueueType,

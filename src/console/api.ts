@@ -107,14 +107,17 @@ function parseBody<T>(schema: z.ZodType<T>, raw: string): T {
 
 /** The dead-letter target for a work queue of the topology; refuses any other queue. */
 function target(context: ApiContext, queue: string | null): DeadLetterTargetOptions {
-  const known = context.topology.queues.map((q) => q.name);
-  if (queue === null || !known.includes(queue)) {
+  const found = context.topology.queues.find((q) => q.name === queue);
+  if (queue === null || found === undefined) {
+    const known = context.topology.queues.map((q) => q.name);
     throw new ConsoleError(
       ErrorCode.WARREN_CONSOLE_UNKNOWN_QUEUE,
       `"${queue ?? ""}" is not a work queue of this console (known: ${known.join(", ") || "none"})`,
     );
   }
-  return { ...context.endpoint, queue, vhost: context.topology.vhost };
+  // Named by its dead-letter queue: the partitions of a partitioned queue
+  // share `Q.dlq`, and `Q.dlq` names the pair (Q, Q.dlq) for the dlq module.
+  return { ...context.endpoint, queue: found.deadLetterQueue, vhost: context.topology.vhost };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -58,7 +58,8 @@ export interface ConsoleTopology {
 /** The console's view of a compiled topology (pure). */
 export function consoleTopologyFromCompiled(compiled: CompiledTopology): ConsoleTopology {
   const queues = compiled.queues
-    .filter((queue) => queue.role === "work")
+    // A partitioned queue shows as its partitions, each with its tiers and the shared .dlq.
+    .filter((queue) => queue.role === "work" || queue.role === "partition")
     .map((queue): ConsoleQueue => {
       const policy = compiled.retryPolicies[queue.name];
       const tiers: ConsoleTier[] = [];
@@ -97,8 +98,17 @@ export function groupQueueNames(
   names: readonly { name: string; type: string; ttlMs: number | undefined }[],
 ): ConsoleQueue[] {
   const byName = new Map(names.map((q) => [q.name, q]));
+  // `Q.p<n>` next to a `Q.dlq` is a partition of `Q` (docs/topology.md#partitioned-queues).
+  const partitionOf = (name: string) => {
+    const base = /^(.+)\.p\d+$/.exec(name)?.[1];
+    return base !== undefined && byName.has(deadLetterQueueName(base)) ? base : undefined;
+  };
   const work = names
-    .filter((q) => !q.name.endsWith(".dlq") && byName.has(deadLetterQueueName(q.name)))
+    .filter(
+      (q) =>
+        !q.name.endsWith(".dlq") &&
+        (byName.has(deadLetterQueueName(q.name)) || partitionOf(q.name) !== undefined),
+    )
     .sort((a, b) => a.name.localeCompare(b.name));
   return work.map((q) => ({
     name: q.name,
@@ -107,7 +117,7 @@ export function groupQueueNames(
       .filter((t) => t.name.startsWith(`${q.name}${RETRY_INFIX}`))
       .sort((a, b) => (a.ttlMs ?? 0) - (b.ttlMs ?? 0))
       .map((t) => ({ queue: t.name, delayMs: t.ttlMs })),
-    deadLetterQueue: deadLetterQueueName(q.name),
+    deadLetterQueue: deadLetterQueueName(partitionOf(q.name) ?? q.name),
     maxAttempts: undefined,
   }));
 }

@@ -17,21 +17,18 @@
  * one tick on the consumer connection as one segment (connection/coalesce.ts).
  */
 import { EventEmitter } from "node:events";
-import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import type { BackoffOptions } from "../connection/backoff.ts";
 import type { ManagedConnection } from "../connection/connection.ts";
-import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import type { ConfirmedSender } from "../publisher/envelope.ts";
-import type { CompiledTopology } from "../topology/model.ts";
-import { type BatchedDeliveryChannel, batchedDeliveryChannel } from "./delivery-channel.ts";
+import type { CompiledTopology, RetryPolicy } from "../topology/model.ts";
 import { startDepthSampler } from "./depth.ts";
-import { type DeliveryRuntime, handleDelivery } from "./handle-delivery.ts";
+import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { ConsumerIntake } from "./intake.ts";
 import type { KillSwitchChange, KillSwitchState } from "./kill-switch.ts";
+import { Lane, type LaneContext } from "./lane.ts";
 import { bindMeters } from "./meters.ts";
 import {
   type ConsumeOptions,
@@ -39,6 +36,8 @@ import {
   type ResolvedConsumeOptions,
   resolveConsumeOptions,
 } from "./options.ts";
+import { startPartitionBalancer } from "./partition-balance.ts";
+import { checkPartitionedOptions } from "./partitioned.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -83,206 +82,6 @@ export interface ConsumerEvents {
   paused: [];
 }
 
-interface Subscription {
-  channel: Channel;
-  open: boolean;
-  consumerTag: string | undefined;
-  delivery: BatchedDeliveryChannel;
-}
-
-/**
- * What a lane needs from its consumer, handed over privately when the
- * consumer builds its lanes, so that a lane never reads the consumer's
- * members (which are not part of its API).
- */
-interface LaneContext {
-  readonly queue: string;
-  readonly options: ResolvedConsumeOptions<unknown>;
-  readonly runtime: DeliveryRuntime<unknown>;
-  readonly logger: Logger;
-  readonly connection: ManagedConnection;
-  /** The client's backoff, capped at `resubscribeMaxDelayMs`: paces re-subscribing. */
-  readonly resubscribeBackoff: BackoffOptions;
-  /** True once the consumer's `close()` was called. */
-  readonly closing: boolean;
-  /** Pause, probe, kill switch: which lanes subscribe and which deliveries start. */
-  readonly intake: ConsumerIntake;
-  emit(event: "subscribed" | "cancelled", lane: number): void;
-}
-
-/** One channel and the handler that runs its deliveries one at a time. */
-class Lane {
-  /** The consumer, as its lanes see it. */
-  readonly #consumer: LaneContext;
-  readonly #index: number;
-  readonly #channel: ReopeningChannel<Channel>;
-  #sub: Subscription | undefined;
-  #subscriptions = 0;
-  #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
-  #pump: Promise<void> | undefined;
-
-  constructor(consumer: LaneContext, index: number) {
-    this.#consumer = consumer;
-    this.#index = index;
-    this.#channel = new ReopeningChannel({
-      host: consumer.connection,
-      create: (model) => model.createChannel(),
-      onOpen: (channel) => this.#subscribe(channel),
-      onClose: () => this.#onChannelClose(),
-      backoff: consumer.resubscribeBackoff,
-      logger: consumer.logger.child({ lane: index }),
-      name: "consumer channel (re-subscribing)",
-    });
-  }
-
-  get subscribed(): boolean {
-    return this.#sub?.consumerTag !== undefined;
-  }
-
-  get busy(): boolean {
-    return this.#pump !== undefined;
-  }
-
-  /** Subscribes once; throws what went wrong (first start only). */
-  async subscribeOnce(): Promise<void> {
-    await this.#channel.get();
-  }
-
-  /** Keeps the lane subscribed from now on: after a lost channel, connection or queue. */
-  keepSubscribed(): void {
-    this.#channel.keepOpen();
-  }
-
-  /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
-  async #subscribe(channel: Channel): Promise<void> {
-    const sub: Subscription = {
-      channel,
-      open: true,
-      consumerTag: undefined,
-      delivery: batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger),
-    };
-    channel.on("close", () => {
-      sub.open = false;
-      sub.consumerTag = undefined;
-    });
-    this.#sub = sub;
-    await channel.prefetch(this.#consumer.options.prefetch);
-    await this.#consume(sub);
-  }
-
-  /** basic.consume on the lane's channel (a new one, or the same one after a pause). */
-  async #consume(sub: Subscription): Promise<void> {
-    const { consumerTag } = await sub.channel.consume(
-      this.#consumer.queue,
-      (message) => this.#onMessage(sub, message),
-      { noAck: false },
-    );
-    sub.consumerTag = consumerTag;
-    // Paused while subscribing: the pause's cancel found no consumer tag yet.
-    if (!this.#consumer.closing && !this.#consumer.intake.wantsLane(this.#index)) {
-      await this.cancel();
-      return;
-    }
-    this.#subscriptions++;
-    if (this.#subscriptions > 1) {
-      this.#consumer.logger.info({ lane: this.#index }, "consumer subscribed again");
-    }
-    this.#consumer.emit("subscribed", this.#index);
-  }
-
-  #onChannelClose(): void {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    // Buffered deliveries of that channel are back in the queue already.
-    this.#buffer = this.#buffer.filter((item) => item.sub !== sub);
-  }
-
-  #onMessage(sub: Subscription, message: ConsumeMessage | null): void {
-    if (message === null) {
-      sub.consumerTag = undefined;
-      this.#consumer.logger.warn(
-        { lane: this.#index },
-        "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
-      );
-      this.#consumer.emit("cancelled", this.#index);
-      // A new channel subscribes again, after the backoff, until the queue is back.
-      if (!this.#consumer.closing) this.#channel.discard();
-      return;
-    }
-    if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
-    this.#buffer.push({ message, sub });
-    this.#pump ??= this.#run();
-  }
-
-  async #run(): Promise<void> {
-    const rt = this.#consumer.runtime;
-    for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
-      if (!this.#consumer.intake.admit(item.message)) {
-        // Paused or tripped since it arrived: back to the queue, untouched.
-        if (item.sub.open) item.sub.delivery.nack(item.message, true);
-        continue;
-      }
-      await handleDelivery(rt, item.message, item.sub.delivery);
-      if (this.#consumer.closing) break;
-    }
-    this.#pump = undefined;
-  }
-
-  /** Stops taking messages: basic.cancel, and hands back buffered ones. */
-  async cancel(): Promise<void> {
-    this.#channel.stopReopening();
-    const sub = this.#sub;
-    if (sub?.open !== true) return;
-    const tag = sub.consumerTag;
-    sub.consumerTag = undefined;
-    if (tag !== undefined) {
-      await sub.channel.cancel(tag).catch((error: unknown) => {
-        this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
-      });
-    }
-    for (const item of this.#buffer.splice(0)) {
-      if (item.sub.open) item.sub.delivery.nack(item.message, true);
-    }
-  }
-
-  /**
-   * Takes messages again after {@link Lane.cancel} (a pause): consumes on the
-   * same channel when it is still open (a handler may still be settling on
-   * it), or opens a new one, and keeps it open from now on.
-   */
-  resume(): void {
-    if (this.#consumer.closing) return;
-    const sub = this.#sub;
-    if (sub?.open === true && sub.consumerTag === undefined && !this.#resuming) {
-      this.#resuming = true;
-      this.#consume(sub)
-        .catch((error: unknown) => {
-          this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
-          this.#channel.discard(); // a new channel subscribes after the backoff
-        })
-        .finally(() => {
-          this.#resuming = false;
-        });
-    }
-    this.#channel.keepOpen();
-  }
-
-  #resuming = false;
-
-  /** Resolves when the running handler (if any) has settled its message. */
-  drained(): Promise<void> {
-    return this.#pump ?? Promise.resolve();
-  }
-
-  async closeChannel(): Promise<void> {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    sub?.delivery.flush(); // the last acks, before the close that would drop them
-    if (sub !== undefined) sub.open = false;
-    await this.#channel.close();
-  }
-}
-
 /**
  * A running consumer of one queue. Created by `startConsumer` (through the
  * client's `consume`); stop it with {@link Consumer.close}.
@@ -299,32 +98,43 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** @internal */
   readonly connection: ManagedConnection;
   readonly #lanes: Lane[];
+  readonly #runtimes: DeliveryRuntime<unknown>[];
+  /** Aborted by `close()`: ends the wait of a message held in place. */
+  readonly #stopping = new AbortController();
   #closing: Promise<void> | undefined;
   #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
+  #balancer: ReturnType<typeof startPartitionBalancer> | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
   /** The cancels of the last {@link Consumer.#applyIntake}. */
   #cancelling: Promise<void> = Promise.resolve();
 
-  /** @internal Use `startConsumer` (or the client's `consume`). */
-  constructor(deps: ConsumerDeps, runtime: DeliveryRuntime<unknown>) {
+  /**
+   * @internal Use `startConsumer` (or the client's `consume`). `runtimes`
+   * holds one runtime per queue consumed: one for a work queue (run on
+   * `concurrency` lanes), one per partition for a partitioned queue (one
+   * lane each).
+   */
+  constructor(deps: ConsumerDeps, queue: string, runtimes: DeliveryRuntime<unknown>[]) {
     super();
-    this.queue = runtime.queue;
+    const runtime = runtimes[0]!;
+    this.queue = queue;
     this.options = runtime.options;
     this.runtime = runtime;
-    this.logger = runtime.logger;
+    this.logger = deps.logger.child({ queue });
     this.connection = deps.connection;
     this.#deps = deps;
+    this.#runtimes = runtimes;
     const backoff = deps.connection.backoff;
     const resubscribeBackoff = Object.freeze({
       ...backoff,
       maxDelayMs: Math.min(backoff.maxDelayMs, runtime.options.resubscribeMaxDelayMs),
     });
     this.#intake = new ConsumerIntake({
-      queue: runtime.queue,
+      queue,
       killSwitch: runtime.options.killSwitch,
-      logger: runtime.logger,
+      logger: this.logger,
       metrics: deps.metrics,
       host: {
         apply: () => this.#applyIntake(),
@@ -337,13 +147,16 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
     });
     const intake = this.#intake;
-    runtime.observe = (message, observation) => intake.observe(message, observation);
+    for (const rt of runtimes) {
+      rt.observe = (message, observation) => intake.observe(message, observation);
+      rt.stopping = this.#stopping.signal;
+    }
     const consumer = this;
-    const context: LaneContext = {
-      queue: runtime.queue,
-      options: runtime.options,
-      runtime,
-      logger: runtime.logger,
+    const context = (rt: DeliveryRuntime<unknown>): LaneContext => ({
+      queue: rt.queue,
+      options: rt.options,
+      runtime: rt,
+      logger: rt.logger,
       connection: deps.connection,
       resubscribeBackoff,
       get closing() {
@@ -351,11 +164,18 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
       intake,
       emit: (event, lane) => this.emit(event, lane),
-    };
-    this.#lanes = Array.from(
-      { length: runtime.options.concurrency },
-      (_, i) => new Lane(context, i),
-    );
+      onActive: () => this.#balancer?.onActive(),
+    });
+    const laneRuntimes =
+      runtimes.length > 1
+        ? runtimes
+        : Array.from({ length: runtime.options.concurrency }, () => runtime);
+    this.#lanes = laneRuntimes.map((rt, i) => new Lane(context(rt), i));
+  }
+
+  /** Lanes (channels) of this consumer: `concurrency`, or one per partition. */
+  get lanes(): number {
+    return this.#lanes.length;
   }
 
   /**
@@ -455,17 +275,27 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     for (const lane of this.#lanes) lane.keepSubscribed();
+    const presenceQueue = this.#deps.topology.partitioned?.[this.queue]?.presenceQueue;
+    if (presenceQueue !== undefined && this.#runtimes.length > 1 && this.options.prefetch === 1) {
+      this.#balancer = startPartitionBalancer({
+        lanes: this.#lanes,
+        queues: this.#runtimes.map((rt) => rt.queue),
+        presenceQueue,
+        connection: this.connection,
+        logger: this.logger,
+      });
+    }
     this.#deps.metrics.consumerSources.add(this);
     if (this.options.depthIntervalMs > 0) {
       this.#depth = startDepthSampler({
         connection: this.connection,
-        policy: this.runtime.policy,
+        policies: this.#runtimes.map((rt) => rt.policy),
         metrics: this.#deps.metrics,
         intervalMs: this.options.depthIntervalMs,
         logger: this.logger,
       });
     }
-    this.logger.info({ concurrency: this.options.concurrency }, "consumer started");
+    this.logger.info({ lanes: this.#lanes.length }, "consumer started");
   }
 
   /**
@@ -480,8 +310,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #close(drainTimeoutMs: number): Promise<void> {
     this.#intake.stop();
+    this.#stopping.abort();
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
+    await this.#balancer?.stop();
     await Promise.all(this.#lanes.map((lane) => lane.cancel()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {
@@ -505,7 +337,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
 /**
  * Consumes `queue` with `handler` until `close()`. Resolves once every lane
- * is subscribed.
+ * is subscribed. A partitioned queue (`partitions: N`) is consumed on one
+ * lane per partition `Q.p0 … Q.p<N-1>`; each partition has a single active
+ * consumer, so with several processes the broker gives each partition to
+ * one of them (docs/consuming.md#partitioned-queues).
  *
  * Outcomes (docs/architecture.md#handler-outcomes); a copy is always confirmed by the broker before
  * the original is acked:
@@ -529,7 +364,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
  * | paused (`pause()`, kill switch tripped or probe full) | subscriptions cancelled: messages stay in `Q`; one sent ahead but not started is nacked with requeue |
  *
  * @throws ConsumeError `WARREN_CONSUME_UNKNOWN_QUEUE` when `queue` is not a
- *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options,
+ *   work queue of the topology, `WARREN_INVALID_OPTIONS` for bad options
+ *   (and for `concurrency` above 1 on a partitioned queue),
  *   `WARREN_CONSUME_QUEUE_MISSING` when the broker has no such queue.
  */
 export async function startConsumer<T>(
@@ -538,27 +374,35 @@ export async function startConsumer<T>(
   handler: Handler<T>,
   options?: ConsumeOptions<T>,
 ): Promise<Consumer> {
+  const partitioned = deps.topology.partitioned?.[queue];
   const policy = deps.topology.retryPolicies[queue];
-  if (policy === undefined) {
-    const known = Object.keys(deps.topology.retryPolicies);
+  if (policy === undefined && partitioned === undefined) {
+    const known = [
+      ...Object.keys(deps.topology.partitioned ?? {}),
+      ...Object.keys(deps.topology.retryPolicies),
+    ];
     throw new ConsumeError(
       ErrorCode.WARREN_CONSUME_UNKNOWN_QUEUE,
       `consume("${queue}"): not a work queue of the topology (work queues: ${known.join(", ") || "none"}). Add it to the topology file, or consume one of those; retry tiers and .dlq queues are not consumed by the runtime.`,
     );
   }
   const logger = deps.logger.child({ queue });
-  const resolved = resolveConsumeOptions(policy, options, logger);
-  const runtime: DeliveryRuntime<T> = {
-    queue,
-    policy,
+  const runtimeFor = (target: RetryPolicy, resolved: ResolvedConsumeOptions<T>) => ({
+    queue: target.queue,
+    policy: target,
     options: resolved,
     handler,
     publisher: deps.publisher,
-    logger,
-    meters: bindMeters(deps.metrics, queue, policy),
+    logger: target.queue === queue ? logger : logger.child({ partition: target.queue }),
+    // Series are labelled by the queue consumed (`Q` for every partition).
+    meters: bindMeters(deps.metrics, queue, target),
     tracing: deps.tracing,
-  };
-  const consumer = new Consumer(deps, runtime as DeliveryRuntime<unknown>);
+  });
+  const policies = partitioned === undefined ? [policy!] : partitioned.partitions;
+  const resolved = resolveConsumeOptions(policies[0]!, options, logger, queue);
+  if (partitioned !== undefined) checkPartitionedOptions(queue, resolved, policies.length);
+  const runtimes: DeliveryRuntime<T>[] = policies.map((target) => runtimeFor(target, resolved));
+  const consumer = new Consumer(deps, queue, runtimes as DeliveryRuntime<unknown>[]);
   await consumer.start();
   return consumer;
 }

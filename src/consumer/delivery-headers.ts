@@ -215,3 +215,144 @@ export function copyableHeaders(
   }
   return Object.assign(out, validatedBrokerHeaders(headers));
 }
+
+/** Longest header text read as is (a stack is cut to 4 KiB by warren; room for other clients). */
+export const MAX_HEADER_TEXT_BYTES = 16 * 1024;
+
+/**
+ * A header that should hold text: a string, UTF-8 bytes (long strings from
+ * some clients) or a number (written as digits). Anything else, or text over
+ * `maxBytes` bytes, is invalid.
+ */
+export function readText(
+  headers: MessagePropertyHeaders | undefined,
+  name: string,
+  maxBytes = MAX_HEADER_TEXT_BYTES,
+): HeaderValue<string> {
+  const raw = own(headers, name);
+  if (raw === undefined) return { state: "absent" };
+  let text: string | undefined;
+  if (typeof raw === "string") text = raw;
+  else if (Buffer.isBuffer(raw) && raw.length <= maxBytes) text = raw.toString("utf8");
+  else if (typeof raw === "number" && Number.isFinite(raw)) text = String(raw);
+  if (text !== undefined && Buffer.byteLength(text) <= maxBytes)
+    return { state: "valid", value: text };
+  return {
+    state: "invalid",
+    detail: `${name} is ${describeHeaderValue(raw)}; expected text of at most ${maxBytes} bytes`,
+  };
+}
+
+/**
+ * A header that should hold a count (`warren-attempts`, `warren-replay-count`,
+ * `x-delivery-count`): a whole number from `min` to {@link MAX_ATTEMPT}, as an
+ * integer, a typed AMQP integer (`{ "!": "long", value }`) or a string of
+ * digits.
+ */
+export function readCount(
+  headers: MessagePropertyHeaders | undefined,
+  name: string,
+  min = 0,
+): HeaderValue<number> {
+  const raw = own(headers, name);
+  if (raw === undefined) return { state: "absent" };
+  const n = countValue(raw);
+  if (n !== undefined && n >= min && n <= MAX_ATTEMPT) return { state: "valid", value: n };
+  return {
+    state: "invalid",
+    detail: `${name} is ${describeHeaderValue(raw)}; expected a whole number from ${min} to ${MAX_ATTEMPT}`,
+  };
+}
+
+function countValue(raw: unknown): number | undefined {
+  let value = raw;
+  // A typed AMQP integer as the publishing side writes it; any other table is no count.
+  if (typeof value === "object" && value !== null) {
+    const typed = value as { "!"?: unknown; value?: unknown };
+    value =
+      typeof typed["!"] === "string" && Object.hasOwn(typed, "value") ? typed.value : undefined;
+  }
+  if (typeof value === "bigint") {
+    return value <= BigInt(MAX_ATTEMPT) && value >= 0n ? Number(value) : undefined;
+  }
+  if (typeof value === "string" && /^[0-9]{1,16}$/.test(value)) value = Number(value);
+  return typeof value === "number" && Number.isSafeInteger(value) ? value : undefined;
+}
+
+/**
+ * A header that should hold a time: an ISO-8601 string (at most 40
+ * characters) or an AMQP timestamp (whole seconds). Returned as an ISO string.
+ */
+export function readTime(
+  headers: MessagePropertyHeaders | undefined,
+  name: string,
+): HeaderValue<string> {
+  const raw = own(headers, name);
+  if (raw === undefined) return { state: "absent" };
+  const iso = timeValue(raw);
+  if (iso !== undefined) return { state: "valid", value: iso };
+  return {
+    state: "invalid",
+    detail: `${name} is ${describeHeaderValue(raw)}; expected an ISO-8601 time or an AMQP timestamp`,
+  };
+}
+
+function timeValue(raw: unknown): string | undefined {
+  let ms: number | undefined;
+  if (typeof raw === "string" && raw.length <= 40) ms = Date.parse(raw);
+  else if (
+    typeof raw === "object" &&
+    raw !== null &&
+    (raw as { "!"?: unknown })["!"] === "timestamp"
+  ) {
+    const seconds = (raw as { value?: unknown }).value;
+    if (Number.isSafeInteger(seconds) && (seconds as number) >= 0) ms = (seconds as number) * 1000;
+  }
+  if (ms === undefined || Number.isNaN(ms)) return undefined;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** One well-formed `x-death` entry as plain values. */
+export interface DeathEntry {
+  queue: string;
+  reason: string;
+  count: number;
+  exchange: string;
+  routingKeys: string[];
+  /** ISO time (the broker records whole seconds). */
+  time: string;
+}
+
+/**
+ * The broker's `x-death` entries, most recent first, when the header is
+ * present and every entry is well formed (the checks of
+ * {@link validatedBrokerHeaders}); `invalid` for any other value.
+ */
+export function readDeaths(headers: MessagePropertyHeaders | undefined): HeaderValue<DeathEntry[]> {
+  const raw = own(headers, "x-death");
+  if (raw === undefined) return { state: "absent" };
+  const deaths = Array.isArray(raw) && raw.length <= MAX_DEATH_ENTRIES ? raw.map(typedDeath) : [];
+  if (deaths.length === 0 || deaths.some((d) => d === undefined)) {
+    return {
+      state: "invalid",
+      detail: `x-death is ${describeHeaderValue(raw)}; expected up to ${MAX_DEATH_ENTRIES} well-formed death records`,
+    };
+  }
+  return {
+    state: "valid",
+    value: (deaths as TypedDeath[]).map((d) => ({
+      queue: d.queue as string,
+      reason: d.reason as string,
+      count: (d.count as { value: number }).value,
+      exchange: d.exchange as string,
+      routingKeys: d["routing-keys"] as string[],
+      time: new Date((d.time as { value: number }).value * 1000).toISOString(),
+    })),
+  };
+}
+
+/** The value a reader found, or undefined when the header is absent or invalid. */
+export function validOrUndefined<T>(read: HeaderValue<T>): T | undefined {
+  return read.state === "valid" ? read.value : undefined;
+}

@@ -14,20 +14,33 @@ import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { RetryPolicy } from "../topology/model.ts";
 
-/** The queues whose depth is sampled for a work queue: itself, its tiers, its DLQ. */
-export function depthQueues(policy: RetryPolicy): string[] {
-  return [...new Set([policy.queue, ...policy.tiers.map((t) => t.queue), policy.deadLetterQueue])];
+/**
+ * The queues whose depth is sampled for a work queue: itself, its tiers, its
+ * DLQ; for a partitioned queue every partition and its tiers, and the DLQ once.
+ */
+export function depthQueues(...policies: RetryPolicy[]): string[] {
+  return [
+    ...new Set(
+      policies.flatMap((policy) => [
+        policy.queue,
+        ...policy.tiers.map((t) => t.queue),
+        policy.deadLetterQueue,
+      ]),
+    ),
+  ];
 }
 
 /** Starts sampling; `stop()` ends it and closes its channel. */
 export function startDepthSampler(options: {
   connection: ManagedConnection;
-  policy: RetryPolicy;
+  /** One per queue consumed (one per partition of a partitioned queue). */
+  policies: RetryPolicy[];
   metrics: WarrenMetrics;
   intervalMs: number;
   logger: Logger;
 }): { stop(): Promise<void> } {
-  const queues = depthQueues(options.policy);
+  const queues = depthQueues(...options.policies);
+  const workQueues = new Set(options.policies.map((policy) => policy.queue));
   // Opened lazily and replaced after a failed check (which closes it); the
   // interval paces the retries, so it is not kept open in between.
   const channel = new ReopeningChannel({
@@ -41,11 +54,11 @@ export function startDepthSampler(options: {
   async function sample(): Promise<void> {
     if (options.connection.model === undefined) return; // reconnecting: try at the next tick
     const open = await channel.get();
-    const { metrics, policy } = options;
+    const { metrics } = options;
     for (const queue of queues) {
       const { messageCount, consumerCount } = await open.checkQueue(queue);
       metrics.queueDepth.set({ queue }, messageCount);
-      if (queue === policy.queue) {
+      if (workQueues.has(queue)) {
         metrics.brokerConsumers.set({ queue }, consumerCount);
         metrics.readyPerConsumer.set({ queue }, messageCount / Math.max(1, consumerCount));
       }

@@ -12,6 +12,7 @@ import type { RetryPolicy } from "../topology/model.ts";
 import { messageLogFields, TRACE_ID, type Traced } from "./context.ts";
 import type { DeliveryChannel } from "./delivery-channel.ts";
 import { readAttempt } from "./delivery-headers.ts";
+import { type HoldState, nextHeldAttempt, waitHeld } from "./hold.ts";
 import { type DeliveryObservation, observationOf } from "./kill-switch.ts";
 import type { ConsumerMeters } from "./meters.ts";
 import type { Handler, ResolvedConsumeOptions } from "./options.ts";
@@ -31,6 +32,8 @@ export interface DeliveryRuntime<T> {
   tracing: Tracing | undefined;
   /** Told how each delivery ended, once it is settled (the kill switch listens here). */
   observe?: (message: ConsumeMessage, observation: DeliveryObservation) => void;
+  /** Aborted when the consumer closes: ends a held retry's wait (hold.ts). */
+  stopping?: AbortSignal;
 }
 
 /**
@@ -62,21 +65,68 @@ async function deliver<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
-  attempt: number,
+  firstAttempt: number,
   span: DeliverySpan | undefined,
 ): Promise<void> {
-  const timing: HandlerTiming = { seconds: -1, result: "success", overrun: undefined };
-  let verdict: Verdict;
-  try {
-    verdict = await judge(rt, message, attempt, timing);
-  } catch (error) {
-    // Only a bug in warren or a guard store gets here; keep the message.
-    rt.logger.error({ ...messageLogFields(message, attempt), err: error }, "consumer failure");
-    verdict = { kind: "requeue", why: "internal error" };
+  let attempt = firstAttempt;
+  let timing = newTiming();
+  let verdict = await decide(rt, message, attempt, timing);
+  const held: HoldState = { uncounted: 0 };
+  while (rt.options.ordering === "hold" && verdict.kind === "retry") {
+    // Retried in place: the message keeps its place at the head of its lane.
+    const next = nextHeldAttempt(rt, verdict, attempt, held);
+    if (next === undefined) {
+      verdict = { kind: "dead-letter", reason: "retries-exhausted", error: verdict.error };
+      break;
+    }
+    rt.observe?.(message, observationOf(verdict));
+    await finishAttempt(rt, message, attempt, timing);
+    rt.meters.consumed.retried.inc();
+    rt.meters.retries.get(verdict.tier.queue)?.inc();
+    rt.logger.info(
+      { ...messageLogFields(message, attempt), err: verdict.error, delayMs: verdict.tier.delayMs },
+      "handler failed, holding the message and retrying it in place (ordering: hold)",
+    );
+    const ranOut = await waitHeld(verdict.tier.delayMs, rt.stopping);
+    // Closing, or the channel died: the broker has (or gets) it back, unacked.
+    if (!ranOut || !channel.isOpen()) return;
+    attempt = next;
+    timing = newTiming();
+    verdict = await decide(rt, message, attempt, timing);
   }
   if (span !== undefined) spanOutcome(span, verdict);
   await settle(rt, message, channel, attempt, verdict);
   rt.observe?.(message, observationOf(verdict));
+  await finishAttempt(rt, message, attempt, timing);
+}
+
+function newTiming(): HandlerTiming {
+  return { seconds: -1, result: "success", overrun: undefined };
+}
+
+/** Runs one attempt into a verdict; never throws. */
+async function decide<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  attempt: number,
+  timing: HandlerTiming,
+): Promise<Verdict> {
+  try {
+    return await judge(rt, message, attempt, timing);
+  } catch (error) {
+    // Only a bug in warren or a guard store gets here; keep the message.
+    rt.logger.error({ ...messageLogFields(message, attempt), err: error }, "consumer failure");
+    return { kind: "requeue", why: "internal error" };
+  }
+}
+
+/** The bookkeeping of one attempt, after the message is settled (or held). */
+async function finishAttempt<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  attempt: number,
+  timing: HandlerTiming,
+): Promise<void> {
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
   if (timing.overrun !== undefined) await awaitOverrun(rt, message, attempt, timing.overrun);

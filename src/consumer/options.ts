@@ -128,7 +128,25 @@ export interface ConsumeOptions<T> {
    * @default 10
    */
   maxUncountedRetries?: number;
+  /**
+   * What a failed message does to the messages behind it
+   * (docs/consuming.md#ordering-under-failure):
+   *
+   * - `"overtake"`: the failed message waits in its retry tier, and the
+   *   messages behind it (of the same key, on a partitioned queue) are
+   *   handled meanwhile: they overtake it.
+   * - `"hold"`: the message stays unacked and is retried in place, after the
+   *   same tier delays, until it succeeds or is dead-lettered; its lane (its
+   *   partition, with a single active consumer) takes nothing else
+   *   meanwhile, so nothing overtakes it. A `RetryLaterError` waits for its
+   *   delay's tier as usual.
+   * @default "overtake"
+   */
+  ordering?: ConsumeOrdering;
 }
+
+/** See {@link ConsumeOptions.ordering}. */
+export type ConsumeOrdering = "overtake" | "hold";
 
 /** Defaults of {@link ConsumeOptions}. */
 export const consumeDefaults = Object.freeze({
@@ -152,6 +170,8 @@ export const consumeDefaults = Object.freeze({
   maxUncountedRetries: 10,
   /** How long the first subscribe waits for the connection to open, in milliseconds. @default 60000 */
   connectTimeoutMs: 60_000,
+  /** What a failed message does to those behind it. @default "overtake" */
+  ordering: "overtake" as ConsumeOrdering,
 });
 
 export interface ResolvedConsumeOptions<T> {
@@ -169,6 +189,7 @@ export interface ResolvedConsumeOptions<T> {
   /** Undefined when the kill switch is off. */
   killSwitch: ResolvedKillSwitch | undefined;
   maxUncountedRetries: number;
+  ordering: ConsumeOrdering;
 }
 
 /** The checks of {@link ConsumeOptions}; defaults from {@link consumeDefaults}. */
@@ -193,6 +214,9 @@ const consumeSchema = z.object({
     .optional(),
   killSwitch: killSwitchSchema.optional(),
   maxUncountedRetries: integer(0).default(consumeDefaults.maxUncountedRetries),
+  ordering: z
+    .enum(["overtake", "hold"], { error: '"overtake" or "hold"' })
+    .default(consumeDefaults.ordering),
 });
 
 /** Checks options once and fills in defaults. */
@@ -200,10 +224,11 @@ export function resolveConsumeOptions<T>(
   policy: RetryPolicy,
   options: ConsumeOptions<T> = {},
   logger?: Logger,
+  queue: string = policy.queue,
 ): ResolvedConsumeOptions<T> {
   const d = consumeDefaults;
   const o = resolveOptions(consumeSchema, options, {
-    context: `consume("${policy.queue}")`,
+    context: `consume("${queue}")`,
     errorClass: ConsumeError,
   });
   const idempotency = options.idempotency;
@@ -228,5 +253,6 @@ export function resolveConsumeOptions<T>(
           },
     killSwitch: o.killSwitch,
     maxUncountedRetries: o.maxUncountedRetries,
+    ordering: o.ordering,
   });
 }

@@ -6,24 +6,31 @@
  * AMQP header values arrive as strings, numbers, buffers (long strings from
  * some clients), nested tables and arrays; {@link plainHeaders} turns them
  * into JSON-safe values so that `--json` output is exact and stable.
+ *
+ * Anyone can publish into `Q.dlq` or forge warren's headers, so every field
+ * is read through the checked readers of consumer/delivery-headers.ts: a
+ * value of the wrong type or range (a negative or huge `warren-attempts`, an
+ * `x-death` that is not a list of death records, a header named `__proto__`)
+ * leaves the field undefined, and the raw value is still shown in `headers`.
  */
 import type { GetMessage } from "amqplib";
+import {
+  type DeathEntry,
+  readCount,
+  readDeaths,
+  readText,
+  readTime,
+  validOrUndefined,
+} from "../consumer/delivery-headers.ts";
 import { HEADER } from "../headers.ts";
 
-/** One entry of the broker's `x-death` header (most recent first). */
-export interface DeathRecord {
-  /** The queue the message was dead-lettered from. */
-  queue: string;
-  /** `rejected`, `expired`, `maxlen` or `delivery_limit`. */
-  reason: string;
-  /** How many times it was dead-lettered from this queue for this reason. */
-  count: number;
-  /** The exchange it had been published to. */
-  exchange: string;
-  routingKeys: string[];
-  /** When, as an ISO date (the broker records whole seconds). */
-  time: string | undefined;
-}
+/**
+ * One entry of the broker's `x-death` header (most recent first): the queue
+ * it was dead-lettered from, why (`rejected`, `expired`, `maxlen` or
+ * `delivery_limit`), how many times, the exchange and routing keys it had
+ * been published with, and when (ISO; the broker records whole seconds).
+ */
+export type DeathRecord = DeathEntry;
 
 /** A message in `Q.dlq`, with the headers that say why it is there. */
 export interface DeadLetter {
@@ -88,11 +95,16 @@ function isTimestamp(value: unknown): value is { "!": "timestamp"; value: number
   );
 }
 
+function isoOr(date: Date, fallback: unknown): unknown {
+  return Number.isNaN(date.getTime()) ? fallback : date.toISOString();
+}
+
 /** A header value as plain JSON. */
 function plain(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.toString("utf8");
-  if (isTimestamp(value)) return new Date(value.value * 1000).toISOString();
-  if (value instanceof Date) return value.toISOString();
+  // A forged timestamp can lie outside the range of a Date: shown as its number.
+  if (isTimestamp(value)) return isoOr(new Date(value.value * 1000), value.value);
+  if (value instanceof Date) return isoOr(value, String(value));
   if (typeof value === "bigint") return Number(value);
   if (Array.isArray(value)) return value.map(plain);
   if (typeof value === "object" && value !== null) {
@@ -108,34 +120,24 @@ export function plainHeaders(headers: Headers | undefined): Record<string, unkno
 }
 
 function text(headers: Headers, name: string): string | undefined {
-  const value = plain(headers[name]);
-  if (typeof value === "string") return value;
-  if (typeof value === "number") return String(value);
-  return undefined;
+  return validOrUndefined(readText(headers, name));
 }
 
-function integer(headers: Headers, name: string): number | undefined {
-  const value = plain(headers[name]);
-  const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isInteger(n) ? n : undefined;
+/** An exchange name or routing key: AMQP short strings, at most 255 bytes. */
+function shortText(headers: Headers, name: string): string | undefined {
+  return validOrUndefined(readText(headers, name, 255));
 }
 
-/** The broker's `x-death` entries, most recent first; undefined when absent. */
+function count(headers: Headers, name: string, min: number): number | undefined {
+  return validOrUndefined(readCount(headers, name, min));
+}
+
+/**
+ * The broker's `x-death` entries, most recent first; undefined when absent
+ * or not a list of well-formed death records.
+ */
 export function deathRecords(headers: Headers): DeathRecord[] | undefined {
-  const raw = headers["x-death"];
-  if (!Array.isArray(raw)) return undefined;
-  return raw.map((entry: unknown): DeathRecord => {
-    const e = plain(entry) as Record<string, unknown>;
-    const keys = e["routing-keys"];
-    return {
-      queue: typeof e.queue === "string" ? e.queue : "",
-      reason: typeof e.reason === "string" ? e.reason : "",
-      count: typeof e.count === "number" ? e.count : 0,
-      exchange: typeof e.exchange === "string" ? e.exchange : "",
-      routingKeys: Array.isArray(keys) ? keys.filter((k) => typeof k === "string") : [],
-      time: typeof e.time === "string" ? e.time : undefined,
-    };
-  });
+  return validOrUndefined(readDeaths(headers));
 }
 
 /**
@@ -149,8 +151,8 @@ export function originOf(
 ): { exchange: string | undefined; routingKey: string | undefined } {
   const death = deaths?.find((d) => d.queue === workQueue) ?? deaths?.at(-1);
   return {
-    exchange: text(headers, HEADER.originalExchange) ?? death?.exchange,
-    routingKey: text(headers, HEADER.originalRoutingKey) ?? death?.routingKeys[0],
+    exchange: shortText(headers, HEADER.originalExchange) ?? death?.exchange,
+    routingKey: shortText(headers, HEADER.originalRoutingKey) ?? death?.routingKeys[0],
   };
 }
 
@@ -197,14 +199,14 @@ export function toDeadLetter(
     errorType: text(headers, HEADER.errorType),
     errorMessage: text(headers, HEADER.errorMessage),
     errorStack: text(headers, HEADER.errorStack),
-    attempts: integer(headers, HEADER.attempts),
-    firstFailedAt: text(headers, HEADER.firstFailedAt),
-    failedAt: text(headers, HEADER.failedAt),
+    attempts: count(headers, HEADER.attempts, 1),
+    firstFailedAt: validOrUndefined(readTime(headers, HEADER.firstFailedAt)),
+    failedAt: validOrUndefined(readTime(headers, HEADER.failedAt)),
     originalExchange: origin.exchange,
     originalRoutingKey: origin.routingKey,
-    replayCount: integer(headers, HEADER.replayCount) ?? 0,
+    replayCount: count(headers, HEADER.replayCount, 0) ?? 0,
     xDeath,
-    deliveryCount: integer(headers, "x-delivery-count"),
+    deliveryCount: count(headers, "x-delivery-count", 0),
     headers: plainHeaders(headers),
     bodyBytes: message.content.length,
     ...preview(message.content, previewBytes),

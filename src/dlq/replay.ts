@@ -23,22 +23,27 @@
  * unchanged (without `expiration`, `userId` and `clusterId`, as the runtime's
  * own copies), no `warren-attempt` header (its absence means attempt 1) so the message gets
  * its full retry budget again, the origin headers kept (filled from `x-death` when the broker
- * dead-lettered it), the failure headers and the broker's death headers
+ * dead-lettered it), the failure headers and every broker-owned header
+ * (`x-death` and the other death headers, `x-delivery-count`, `CC`/`BCC`)
  * removed, and a short history: `warren-replay-count`, `warren-replayed-at`,
  * `warren-replayed-from`, and `warren-previous-failure` (a table with the
  * reason, error type and message, attempts and times of the last failure).
  */
 import type { ConfirmChannel, GetMessage, Options } from "amqplib";
+import { isBrokerOwned } from "../consumer/delivery-headers.ts";
 import { ErrorCode } from "../errors.ts";
 import { copyProperties, HEADER } from "../headers.ts";
 import { integer, resolveOptions } from "../options.ts";
+import { partitionExchangeName } from "../topology/names.ts";
 import { type DeadLetter, toDeadLetter } from "./dead-letter.ts";
 import { DeadLetterError, type ReplayProgress } from "./errors.ts";
 import { dlqDefaults } from "./inspect.ts";
 import {
+  type DeadLetterSession,
   type DeadLetterTargetOptions,
   deadLetterCount,
   dlqTargetSchema,
+  exchangeExists,
   type QueuePair,
   readyCount,
   sessionConfirmChannel,
@@ -99,18 +104,6 @@ export interface ReplayResult extends QueuePair {
   messages: ReplayedLetter[];
 }
 
-/** Broker-owned headers of a dead-lettered message; meaningless on a fresh copy. */
-const BROKER_DEATH_HEADERS = [
-  "x-death",
-  "x-first-death-queue",
-  "x-first-death-reason",
-  "x-first-death-exchange",
-  "x-last-death-queue",
-  "x-last-death-reason",
-  "x-last-death-exchange",
-  "x-delivery-count",
-];
-
 /** warren's failure headers: they describe the last failure, which the copy has not had yet. */
 const FAILURE_HEADERS = [
   HEADER.attempts,
@@ -137,10 +130,14 @@ export function replayHeaders(
   pair: QueuePair,
   now: Date,
 ): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...headers };
-  for (const name of [...BROKER_DEATH_HEADERS, ...FAILURE_HEADERS, HEADER.attempt]) {
-    delete copy[name];
+  // Broker-owned headers (x-death and the other death headers, the delivery
+  // count, and CC/BCC, which would route the copy into further queues) are
+  // meaningless or harmful on a fresh copy; none is carried over.
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(headers ?? {})) {
+    if (!isBrokerOwned(name)) copy[name] = headers?.[name];
   }
+  for (const name of [...FAILURE_HEADERS, HEADER.attempt]) delete copy[name];
   copy[HEADER.originalQueue] ??= pair.queue;
   if (letter.originalExchange !== undefined) {
     copy[HEADER.originalExchange] ??= letter.originalExchange;
@@ -171,7 +168,7 @@ export function replayHeaders(
  */
 function publishConfirmed(
   channel: ConfirmChannel,
-  queue: string,
+  target: { exchange: string; routingKey: string },
   content: Buffer,
   properties: Options.Publish,
   timeoutMs: number,
@@ -196,11 +193,12 @@ function publishConfirmed(
     channel.on("return", onReturn);
     channel.on("close", onClose);
     try {
-      channel.publish("", queue, content, properties, (error: unknown) => {
+      const where = target.exchange === "" ? target.routingKey : target.exchange;
+      channel.publish(target.exchange, target.routingKey, content, properties, (error: unknown) => {
         if (error !== null && error !== undefined) {
-          finish(new Error(`the broker refused the copy (nack): is "${queue}" full?`));
+          finish(new Error(`the broker refused the copy (nack): is "${where}" full?`));
         } else if (returned) {
-          finish(new Error(`the broker returned the copy: no queue "${queue}" took it`));
+          finish(new Error(`the broker returned the copy: no queue "${where}" took it`));
         } else {
           finish(undefined);
         }
@@ -227,6 +225,29 @@ function stopped(
     `replay of "${pair.deadLetterQueue}" to "${pair.queue}" in vhost "${pair.vhost}" stopped while ${which}: ${why}. ` +
       `${progress.replayed} message${progress.replayed === 1 ? " was" : "s were"} replayed; the failed one and all others are still in "${pair.deadLetterQueue}". Fix the cause and run the replay again.`,
     { cause, progress },
+  );
+}
+
+/**
+ * Where replayed copies go: straight to the work queue `Q`, or, when `Q` is
+ * partitioned (no queue `Q`, an exchange `Q.partitions`), into its hash
+ * exchange with each message's original routing key, so that the hash puts
+ * it back in the partition of its key (docs/dlq.md#partitioned-queues).
+ */
+async function replayRoute(
+  session: DeadLetterSession,
+): Promise<(letter: DeadLetter) => { exchange: string; routingKey: string }> {
+  const { pair, connection } = session;
+  if ((await readyCount(connection, pair.queue)) !== undefined) {
+    return () => ({ exchange: "", routingKey: pair.queue });
+  }
+  const hash = partitionExchangeName(pair.queue);
+  if (await exchangeExists(connection, hash)) {
+    return (letter) => ({ exchange: hash, routingKey: letter.originalRoutingKey ?? "" });
+  }
+  throw new DeadLetterError(
+    ErrorCode.WARREN_DLQ_TARGET_MISSING,
+    `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" does not exist in vhost "${pair.vhost}" (nor, for a partitioned queue, its exchange "${hash}"). Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
   );
 }
 
@@ -257,12 +278,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
   return withSession(options, "warren dlq replay", async (session) => {
     const { pair, connection } = session;
     const total = await deadLetterCount(session);
-    if ((await readyCount(connection, pair.queue)) === undefined) {
-      throw new DeadLetterError(
-        ErrorCode.WARREN_DLQ_TARGET_MISSING,
-        `cannot replay "${pair.deadLetterQueue}": its work queue "${pair.queue}" does not exist in vhost "${pair.vhost}". Declare it (\`warren topology apply <file>\`) and run the replay again; nothing was moved`,
-      );
-    }
+    const route = await replayRoute(session);
 
     const channel = await sessionConfirmChannel(connection);
     const result: ReplayResult = {
@@ -301,7 +317,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
           const headers = replayHeaders(message.properties.headers, letter, pair, new Date());
           await publishConfirmed(
             channel,
-            pair.queue,
+            route(letter),
             message.content,
             { ...copyProperties(message.properties, headers), mandatory: true },
             timeoutMs,

@@ -154,6 +154,19 @@ export async function readyCount(
   }
 }
 
+/** True when exchange `name` exists; other refusals (no permission) are thrown. */
+export async function exchangeExists(connection: ChannelModel, name: string): Promise<boolean> {
+  const channel = await sessionChannel(connection);
+  try {
+    await channel.checkExchange(name);
+    await channel.close();
+    return true;
+  } catch (error) {
+    if (replyCode(error) === 404) return false;
+    throw error;
+  }
+}
+
 /** The ready count of `Q.dlq`; throws `WARREN_DLQ_NOT_FOUND` when it does not exist. */
 export async function deadLetterCount(session: DeadLetterSession): Promise<number> {
   const { vhost, queue, deadLetterQueue } = session.pair;

@@ -150,6 +150,16 @@ export class ManagementClient {
     });
   }
 
+  /** The exchange types the broker offers (`GET /api/overview`, `exchange_types`). */
+  async exchangeTypes(): Promise<string[]> {
+    const overview = (await this.#json("GET", "/api/overview")) as {
+      exchange_types?: { name?: unknown }[];
+    };
+    return (overview.exchange_types ?? [])
+      .map((type) => type.name)
+      .filter((name): name is string => typeof name === "string");
+  }
+
   /** True when the vhost exists. */
   async vhostExists(vhost: string): Promise<boolean> {
     const response = await this.#request("GET", `/api/vhosts/${encodeSegment(vhost)}`);

@@ -11,7 +11,7 @@
 import type { Pool } from "pg";
 import { z } from "zod";
 import type { Warren } from "../client.ts";
-import { ErrorCode } from "../errors.ts";
+import { ErrorCode, PublishError } from "../errors.ts";
 import { integer, nonEmptyString, opaque, resolveOptions } from "../options.ts";
 import type {
   MessageRegistry,
@@ -20,8 +20,11 @@ import type {
   RoutingKeyOf,
 } from "../publisher/messages.ts";
 import { publisherDefaults } from "../publisher/options.ts";
-import { prepareEnvelope } from "../publisher/prepare.ts";
+import { prepareEnvelope, scheduleEnvelope } from "../publisher/prepare.ts";
 import type { PublishOptions } from "../publisher/publish.ts";
+import { compileTopology } from "../topology/compile.ts";
+import type { CompiledTopology } from "../topology/model.ts";
+import type { Topology } from "../topology/schema.ts";
 import { OutboxError } from "./errors.ts";
 import { type FailedRow, listFailedRows, retryFailedRows } from "./failed.ts";
 import { OutboxRelay } from "./relay.ts";
@@ -53,9 +56,20 @@ export interface PostgresOutboxOptions<M extends MessageSchemas = MessageSchemas
    * @default 1048576 (1 MiB)
    */
   maxBytes?: number;
+  /**
+   * The topology (as `loadTopology` returns it, or compiled): it declares the
+   * publish delays of each exchange, so `outbox.publish(..., { delay })`
+   * needs it, and it checks `priority` and `expiresIn` as `publish` does.
+   * @default none: a row with `delay` is refused
+   */
+  topology?: Topology | CompiledTopology;
 }
 
-/** Per-call options of `outbox.publish`: those of `publish`, plus `orderingKey`. */
+/**
+ * Per-call options of `outbox.publish`: those of `publish`, plus
+ * `orderingKey`. With `delay` the row is addressed to the exchange's wait
+ * exchange (`orders.delay.10m`): the wait starts when the relay publishes it.
+ */
 export interface OutboxPublishOptions extends Omit<PublishOptions, "timeoutMs"> {
   /**
    * Rows with the same ordering key are published in insert order, one
@@ -82,7 +96,9 @@ export interface PostgresOutbox<M extends MessageSchemas = MessageSchemas> {
    * Validates `message` like `publish` and inserts it in `client`'s open
    * transaction. It is published only if that transaction commits. Rejects
    * with `PublishError` (`WARREN_PUBLISH_INVALID_PAYLOAD`,
-   * `WARREN_PUBLISH_TOO_LARGE`) or `OutboxError`
+   * `WARREN_PUBLISH_TOO_LARGE`, `WARREN_PUBLISH_DELAY_UNDECLARED`,
+   * `WARREN_PUBLISH_INVALID_OPTIONS`, `WARREN_PUBLISH_UNROUTABLE` for a
+   * delayed message no queue would receive) or `OutboxError`
    * (`WARREN_OUTBOX_NOT_IN_TRANSACTION`, `WARREN_OUTBOX_TABLE_MISSING`,
    * `WARREN_OUTBOX_DATABASE_UNAVAILABLE`); on any of them roll back.
    */
@@ -108,6 +124,11 @@ const outboxSchema = z.object({
   messages: opaque<MessageRegistry | undefined>().optional(),
   exchange: z.string({ error: "a string" }).default(""),
   maxBytes: integer(1).default(publisherDefaults.maxBytes),
+  topology: opaque<Topology | CompiledTopology | undefined>()
+    .refine((value) => value === undefined || (typeof value === "object" && value !== null), {
+      error: "a topology from loadTopology()",
+    })
+    .optional(),
 });
 
 /**
@@ -141,6 +162,10 @@ export function createPostgresOutbox<const M extends MessageSchemas = MessageSch
   const table = resolveOutboxTable(resolved.table);
   const statements = outboxStatements(table);
   const { exchange, maxBytes } = resolved;
+  const topology =
+    resolved.topology === undefined || "retryPolicies" in resolved.topology
+      ? resolved.topology
+      : compileTopology(resolved.topology);
   const messages = resolved.messages as MessageRegistry | undefined;
   return {
     table: table.name,
@@ -159,13 +184,23 @@ export function createPostgresOutbox<const M extends MessageSchemas = MessageSch
           `outbox.publish("${routingKey}"): the client is not inside a transaction, so the message would not commit with your writes; nothing was inserted. Take a client with pool.connect(), run BEGIN, do your writes and outbox.publish(client, ...) on it, then COMMIT.`,
         );
       }
-      const envelope = prepareEnvelope(
-        messages,
-        publishOptions.exchange ?? exchange,
-        routingKey,
-        message,
+      if (publishOptions.delay !== undefined && topology === undefined) {
+        throw new PublishError(
+          ErrorCode.WARREN_PUBLISH_DELAY_UNDECLARED,
+          `outbox.publish("${routingKey}"): a delay needs the topology, which declares the delays each exchange allows; this outbox has none. Nothing was inserted. Pass createPostgresOutbox({ topology: await loadTopology(file) }).`,
+        );
+      }
+      const envelope = scheduleEnvelope(
+        prepareEnvelope(
+          messages,
+          publishOptions.exchange ?? exchange,
+          routingKey,
+          message,
+          publishOptions,
+          maxBytes,
+        ),
         publishOptions,
-        maxBytes,
+        topology,
       );
       const messageId = envelope.properties.messageId as string;
       let rows: Record<string, unknown>[];

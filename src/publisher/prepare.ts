@@ -6,8 +6,11 @@
  * `publish` would have accepted.
  */
 import { PublishError } from "../errors.ts";
+import type { CompiledTopology } from "../topology/model.ts";
+import { delayEnvelope } from "./delay.ts";
 import type { Envelope } from "./envelope.ts";
 import { type MessageRegistry, validatePayload } from "./messages.ts";
+import { applyPriorityAndExpiry } from "./priority-expiry.ts";
 import { buildEnvelope, type PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 
@@ -33,4 +36,20 @@ export function prepareEnvelope(
   }
   if (envelope.content.length > maxBytes) throw publishErrors.tooLarge(envelope, maxBytes);
   return envelope;
+}
+
+/**
+ * Applies the options that depend on the topology to a prepared envelope:
+ * `priority` and `expiresIn` (checked against the queues the message can
+ * reach), then `delay` (addressed to the exchange's wait exchange). Shared by
+ * the publisher and the outbox, so both refuse the same options the same
+ * way. Throws a {@link PublishError}.
+ */
+export function scheduleEnvelope(
+  envelope: Envelope,
+  options: Pick<PublishOptions, "priority" | "expiresIn" | "delay">,
+  topology: CompiledTopology | undefined,
+): Envelope {
+  applyPriorityAndExpiry(envelope, options, topology, envelope.exchange);
+  return options.delay === undefined ? envelope : delayEnvelope(envelope, options.delay, topology);
 }

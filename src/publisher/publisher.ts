@@ -31,13 +31,12 @@ import type { Tracing } from "../observability/tracing.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { Backlog, type Pending } from "./backlog.ts";
 import { Deadlines } from "./deadlines.ts";
-import { delayEnvelope } from "./delay.ts";
 import type { ConfirmedSender, Envelope } from "./envelope.ts";
 import { InFlight, PUBLISH_SEQ_HEADER } from "./in-flight.ts";
 import type { MessageRegistry } from "./messages.ts";
+import { NackStreak } from "./nack-streak.ts";
 import { type PublisherOptions, publisherDefaults } from "./options.ts";
-import { prepareEnvelope } from "./prepare.ts";
-import { applyPriorityAndExpiry } from "./priority-expiry.ts";
+import { prepareEnvelope, scheduleEnvelope } from "./prepare.ts";
 import type { PublishOptions } from "./publish.ts";
 import { publishErrors } from "./publish-errors.ts";
 import { PublishMetrics } from "./publish-metrics.ts";
@@ -75,6 +74,7 @@ export class Publisher implements ConfirmedSender {
   #closing: Promise<void> | undefined;
   readonly #reopening: ReopeningChannel<ConfirmChannel>;
   #gaugeScheduled = false;
+  readonly #nackStreak = new NackStreak();
   #readyWaiters: (() => void)[] = [];
 
   constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
@@ -166,10 +166,7 @@ export class Publisher implements ConfirmedSender {
         options,
         this.#options.maxBytes,
       );
-      applyPriorityAndExpiry(envelope, options, this.#topology, envelope.exchange);
-      if (options.delay !== undefined) {
-        envelope = delayEnvelope(envelope, options.delay, this.#topology);
-      }
+      envelope = scheduleEnvelope(envelope, options, this.#topology);
     } catch (error) {
       const refused = error as PublishError;
       return this.#refuse(
@@ -365,7 +362,27 @@ export class Publisher implements ConfirmedSender {
   #confirm(channel: ConfirmChannel, tag: number, multiple: boolean, nacked: boolean): void {
     if (channel !== this.#channel) return;
     for (const entry of this.#inFlight.confirm(tag, multiple)) this.#finish(entry, nacked);
+    if (this.#nackStreak.record(nacked, performance.now())) {
+      this.#replaceStuckChannel(channel);
+      return;
+    }
     this.#pump();
+  }
+
+  /**
+   * Closes a channel on which the broker has nacked every publish for a
+   * while (nack-streak.ts); the ReopeningChannel opens a fresh one, and
+   * what was in flight settles in doubt when this one closes.
+   */
+  #replaceStuckChannel(channel: ConfirmChannel): void {
+    this.#logger.warn(
+      { inFlight: this.#inFlight.size },
+      "the broker nacks every publish on this channel: opening a fresh channel",
+    );
+    this.#writable = false;
+    channel.close().catch(() => {
+      // Already closing with its connection; the reopen follows either way.
+    });
   }
 
   #finish(entry: Pending, nacked: boolean): void {
@@ -402,6 +419,7 @@ export class Publisher implements ConfirmedSender {
     });
     this.#channel = channel;
     this.#channelError = undefined;
+    this.#nackStreak.reset();
     this.#seq = 0;
     this.#writable = true;
     this.#logger.debug("publish channel open");

@@ -115,11 +115,26 @@ interface Layout {
   deadLetter: string;
 }
 
-/** Work queues of a vhost by naming convention (docs/architecture.md#names-and-arguments). */
+/** `Q.p<n>`: a partition of `Q` (docs/topology.md#partitioned-queues). */
+const PARTITION = /^(.+)\.p\d+$/;
+
+/**
+ * Work queues of a vhost by naming convention (docs/architecture.md#names-and-arguments).
+ * A partition `Q.p<n>` is a work queue of its own whose dead-letter queue
+ * is the shared `Q.dlq`.
+ */
 export function layoutFromNames(names: readonly string[]): Layout[] {
   const all = new Set(names);
+  const partitionOf = (name: string) => {
+    const base = PARTITION.exec(name)?.[1];
+    return base !== undefined && all.has(deadLetterQueueName(base)) ? base : undefined;
+  };
+  const partitioned = new Set(
+    names.map(partitionOf).filter((base): base is string => base !== undefined),
+  );
   const isDerived = (name: string) =>
-    (name.endsWith(".dlq") && all.has(name.slice(0, -4))) ||
+    (name.endsWith(".consumers") && partitioned.has(name.slice(0, -10))) ||
+    (name.endsWith(".dlq") && (all.has(name.slice(0, -4)) || partitioned.has(name.slice(0, -4)))) ||
     (/\.retry\.[^.]+$/.test(name) && all.has(name.replace(/\.retry\.[^.]+$/, "")));
   return [...names]
     .filter((name) => !isDerived(name))
@@ -127,14 +142,15 @@ export function layoutFromNames(names: readonly string[]): Layout[] {
     .map((queue) => ({
       queue,
       tiers: names.filter((n) => n.startsWith(`${queue}.retry.`) && isDerived(n)).sort(),
-      deadLetter: deadLetterQueueName(queue),
+      deadLetter: deadLetterQueueName(partitionOf(queue) ?? queue),
     }));
 }
 
+/** One row per work queue; a partitioned queue has one row per partition. */
 function layoutFromTopology(topology: CompiledTopology): Layout[] {
   return Object.values(topology.retryPolicies).map((policy) => ({
     queue: policy.queue,
-    tiers: policy.tiers.map((tier) => tier.queue),
+    tiers: [...new Set(policy.tiers.map((tier) => tier.queue))],
     deadLetter: policy.deadLetterQueue,
   }));
 }
@@ -219,6 +235,8 @@ export function statusProblems(
   options: StatusProblemOptions = {},
 ): StatusProblem[] {
   const problems: StatusProblem[] = [];
+  // The partitions of one queue share its .dlq: report it once.
+  const deadLettersReported = new Set<string>();
   for (const queue of report.queues) {
     if (!queue.exists) {
       problems.push({
@@ -229,11 +247,16 @@ export function statusProblems(
       continue;
     }
     const dead = queue.deadLetter.ready + queue.deadLetter.unacked;
-    if (options.deadLetters !== false && dead > 0) {
+    if (
+      options.deadLetters !== false &&
+      dead > 0 &&
+      !deadLettersReported.has(queue.deadLetter.name)
+    ) {
+      deadLettersReported.add(queue.deadLetter.name);
       problems.push({
         kind: "dlq-not-empty",
         queue: queue.name,
-        detail: `${queue.deadLetter.name} holds ${dead} message${dead === 1 ? "" : "s"}: inspect with \`warren dlq list ${queue.name}\``,
+        detail: `${queue.deadLetter.name} holds ${dead} message${dead === 1 ? "" : "s"}: inspect with \`warren dlq list ${queue.deadLetter.name}\``,
       });
     }
     if (options.consumers !== false && queue.consumers === 0) {

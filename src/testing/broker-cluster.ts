@@ -6,8 +6,9 @@
  * management API, find the node that leads a quorum queue.
  *
  * The nodes start in parallel from one shared cookie; the second and third
- * then join the first with `rabbitmqctl stop_app / join_cluster / start_app`,
- * the way an operator forms a cluster. Everything lives in one temp dir,
+ * join the first on their first boot through RabbitMQ's `classic_config`
+ * peer discovery (cluster-node.ts), so forming needs no `rabbitmqctl` call
+ * and no restart. Everything lives in one temp dir,
  * removed by `stop()`; every node is killed with its whole process group.
  */
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -119,20 +120,16 @@ export class LocalCluster {
     const deadline = Date.now() + this.#startTimeoutMs;
     const cookie = `WARREN${Math.random().toString(36).slice(2).toUpperCase()}`;
     await writeFile(join(this.dir, ".erlang.cookie"), cookie, { mode: 0o400 });
-    await Promise.all(this.#nodes.map((node) => writeNodeConfig(node.config)));
+    const seed = this.#nodes[0]?.config.name;
+    await Promise.all(
+      this.#nodes.map((node, index) =>
+        writeNodeConfig(node.config, index === 0 ? undefined : seed),
+      ),
+    );
     await Promise.all(this.#nodes.map((_, index) => this.#launch(index, deadline - Date.now())));
-    const [first, ...others] = this.#nodes;
-    if (first === undefined) return;
-    // One at a time: two nodes joining the same seed at once can both be
-    // told to retry while the seed's schema is locked.
-    for (const node of others) {
-      await rabbitmqctl(node.config, ["stop_app"]);
-      await rabbitmqctl(node.config, ["join_cluster", first.config.name]);
-      await rabbitmqctl(node.config, ["start_app"]);
-    }
     await waitUntil(async () => (await this.#runningNodeCount(0)) === this.#nodes.length, {
       timeoutMs: Math.max(1_000, deadline - Date.now()),
-      intervalMs: 250,
+      intervalMs: 100,
       failed: () => undefined,
     });
   }
@@ -211,7 +208,7 @@ export class LocalCluster {
     await this.#launch(index, this.#startTimeoutMs);
     await waitUntil(async () => (await this.#runningNodeCount(index)) >= 1, {
       timeoutMs: this.#startTimeoutMs,
-      intervalMs: 250,
+      intervalMs: 100,
       failed: () => node.server?.exitReason,
     });
   }
@@ -324,7 +321,8 @@ export class LocalCluster {
 
 /**
  * Starts a local cluster (three nodes by default) from the installed
- * `rabbitmq-server`, joined with `rabbitmqctl join_cluster`, with the
+ * `rabbitmq-server`, nodes 2.. joining node 1 on first boot (peer
+ * discovery from a fixed list), with the
  * management plugin on each node, AMQP and management on free ports on
  * 127.0.0.1. Resolves once every node answers and the management API lists
  * all of them running.

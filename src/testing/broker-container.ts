@@ -34,6 +34,12 @@ export async function startContainerBroker(options: {
         content: "collect_statistics_interval = 1000\n",
         target: "/etc/rabbitmq/conf.d/90-warren.conf",
       },
+      // The image's own list plus the hash exchange of partitioned queues
+      // (docs/topology.md#partitioned-queues).
+      {
+        content: "[rabbitmq_management,rabbitmq_prometheus,rabbitmq_consistent_hash_exchange].\n",
+        target: "/etc/rabbitmq/enabled_plugins",
+      },
     ])
     .withWaitStrategy(Wait.forLogMessage(/Server startup complete/))
     .withStartupTimeout(options.startTimeoutMs)

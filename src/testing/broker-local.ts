@@ -89,7 +89,12 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
 
   // rabbitmq_prometheus: the broker's own per-queue series, which warren's
   // alert rules and dashboard use (docs/operations.md).
-  await writeFile(join(dir, "enabled_plugins"), "[rabbitmq_management,rabbitmq_prometheus].\n");
+  // rabbitmq_consistent_hash_exchange: the hash exchange of partitioned
+  // queues (docs/topology.md#partitioned-queues).
+  await writeFile(
+    join(dir, "enabled_plugins"),
+    "[rabbitmq_management,rabbitmq_prometheus,rabbitmq_consistent_hash_exchange].\n",
+  );
   await writeFile(
     join(dir, "rabbitmq.conf"),
     [

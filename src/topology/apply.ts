@@ -29,6 +29,7 @@ import { nonEmptyString, resolveOptions } from "../options.ts";
 import type { CompiledTopology } from "./model.ts";
 import { observeTopology } from "./observe.ts";
 import { type Plan, type PlanStep, planTopology } from "./plan.ts";
+import { checkPlugins } from "./plugins.ts";
 /** Options of {@link planAgainstBroker} and {@link applyTopology}. */
 export interface TopologyTargetOptions extends BrokerEndpointOptions {
   /**
@@ -104,7 +105,9 @@ export async function planAgainstBroker(
   try {
     const endpoint = await resolveEndpoint(options);
     const vhost = targetVhost(compiled, endpoint, options.vhost);
-    const observed = await observeTopology(ManagementClient.fromEndpoint(endpoint), vhost);
+    const management = ManagementClient.fromEndpoint(endpoint);
+    await checkPlugins(compiled, management);
+    const observed = await observeTopology(management, vhost);
     return planTopology({ ...compiled, vhost }, observed);
   } catch (error) {
     throw masked(error, mask);
@@ -136,7 +139,10 @@ function conflictError(plan: Plan): TopologyError {
  * differs from the file (before declaring anything; the error lists each
  * property with both values), `TopologyError` `WARREN_TOPOLOGY_APPLY_FAILED`
  * when the broker refuses a declaration for another reason, and
- * `ConnectionError` when the broker cannot be reached. Never deletes anything.
+ * `ConnectionError` when the broker cannot be reached, and
+ * `WARREN_TOPOLOGY_PLUGIN_MISSING` (before anything is declared) when the
+ * topology has partitioned queues and the broker lacks the
+ * `rabbitmq_consistent_hash_exchange` plugin. Never deletes anything.
  */
 export async function applyTopology(
   compiled: CompiledTopology,
@@ -148,6 +154,7 @@ export async function applyTopology(
     const endpoint = await resolveEndpoint(options);
     const vhost = targetVhost(compiled, endpoint, options.vhost);
     const management = ManagementClient.fromEndpoint(endpoint);
+    await checkPlugins(compiled, management);
     const observed = await observeTopology(management, vhost);
     const plan = planTopology({ ...compiled, vhost }, observed);
     if (plan.hasConflicts) throw conflictError(plan);

@@ -31,6 +31,8 @@
  * - `initialGroupSize` (`x-quorum-initial-group-size`, how many nodes hold
  *   a replica) goes on `Q`, its tiers and its `.dlq` alike: a message must
  *   survive the loss of a node wherever it waits.
+ * - A queue with `partitions: N` becomes a consistent-hash exchange and N
+ *   partition queues, each with its own tiers (./partitions.ts).
  * - Typed options map one to one (`maxLength` → `x-max-length`, `messageTtl`
  *   → `x-message-ttl`, ...); raw `arguments` go on `Q` only, never on its
  *   tiers or its `.dlq` (an `x-expires` there could delete dead letters).
@@ -41,11 +43,13 @@ import type {
   CompiledTopology,
   DelayTier,
   ExchangeObject,
+  PartitionedQueue,
   QueueObject,
   RetryPolicy,
   RetryTier,
 } from "./model.ts";
 import { deadLetterQueueName, delayName, retryQueueName } from "./names.ts";
+import { compilePartitions } from "./partitions.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
 
 /** Compiles a validated topology into broker objects and retry policies. Pure. */
@@ -74,7 +78,36 @@ export function compileTopology(topology: Topology): CompiledTopology {
 
   const queues: QueueObject[] = [];
   const retryPolicies: Record<string, RetryPolicy> = {};
+  const partitioned: Record<string, PartitionedQueue> = {};
   for (const [name, queue] of Object.entries(topology.queues)) {
+    const tierArguments = (target: string, delayMs: number): BrokerArguments => ({
+      "x-queue-type": queue.type,
+      "x-message-ttl": delayMs,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": target,
+      ...(queue.type === "quorum" ? AT_LEAST_ONCE : {}),
+      ...replicas(queue),
+    });
+    const deadLetterArguments = { "x-queue-type": queue.type, ...replicas(queue) };
+    if (queue.partitions !== undefined) {
+      const compiled = compilePartitions(
+        name,
+        { ...queue, partitions: queue.partitions },
+        workQueueArguments(name, queue),
+        tierArguments,
+        deadLetterArguments,
+      );
+      exchanges.push(compiled.exchange);
+      queues.push(...compiled.queues);
+      bindings.push(...compiled.bindings);
+      partitioned[name] = compiled.partitioned;
+      for (const policy of compiled.partitioned.partitions) retryPolicies[policy.queue] = policy;
+      // The queue's bindings feed the hash exchange instead of a queue `name`.
+      for (const binding of queue.bindings) {
+        bindings.push(bindingObject(binding, compiled.exchange.name, "exchange"));
+      }
+      continue;
+    }
     const policy = retryPolicy(name, queue);
     retryPolicies[name] = policy;
     queues.push({
@@ -95,14 +128,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
         owner: name,
         type: queue.type,
         durable: true,
-        arguments: {
-          "x-queue-type": queue.type,
-          "x-message-ttl": tier.delayMs,
-          "x-dead-letter-exchange": "",
-          "x-dead-letter-routing-key": name,
-          ...(queue.type === "quorum" ? AT_LEAST_ONCE : {}),
-          ...replicas(queue),
-        },
+        arguments: tierArguments(name, tier.delayMs),
       });
     }
     queues.push({
@@ -111,7 +137,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
       owner: name,
       type: queue.type,
       durable: true,
-      arguments: { "x-queue-type": queue.type, ...replicas(queue) },
+      arguments: deadLetterArguments,
     });
     for (const binding of queue.bindings) bindings.push(bindingObject(binding, name, "queue"));
   }
@@ -155,7 +181,15 @@ export function compileTopology(topology: Topology): CompiledTopology {
     }
   }
 
-  return { vhost: topology.vhost, exchanges, queues, bindings, retryPolicies, delays };
+  return {
+    vhost: topology.vhost,
+    exchanges,
+    queues,
+    bindings,
+    retryPolicies,
+    delays,
+    ...(Object.keys(partitioned).length === 0 ? {} : { partitioned }),
+  };
 }
 
 /**

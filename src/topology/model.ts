@@ -9,7 +9,12 @@
  * value comparison.
  */
 
-export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
+/**
+ * `x-consistent-hash` comes from the `rabbitmq_consistent_hash_exchange`
+ * plugin (shipped with RabbitMQ); warren declares it only in front of a
+ * partitioned queue.
+ */
+export type ExchangeType = "direct" | "fanout" | "topic" | "headers" | "x-consistent-hash";
 export type QueueType = "quorum" | "classic";
 
 /** AMQP table of `x-` arguments, as sent in exchange.declare / queue.declare. */
@@ -25,16 +30,21 @@ export interface ExchangeObject {
 }
 
 /**
- * What a queue is for: the declared work queue, one of its retry tiers, its
- * dead-letter queue, or (`delay`) the wait queue of an exchange's publish
- * delay.
+ * What a queue is for: the declared work queue, one partition of a
+ * partitioned work queue, one of their retry tiers, a dead-letter queue, or
+ * (`delay`) the wait queue of an exchange's publish delay, or (`presence`)
+ * the empty queue whose consumers are the processes of a partitioned queue.
  */
-export type QueueRole = "work" | "retry" | "dlq" | "delay";
+export type QueueRole = "work" | "partition" | "retry" | "dlq" | "delay" | "presence";
 
 export interface QueueObject {
   name: string;
   role: QueueRole;
-  /** The work queue this object belongs to (itself for `work`; the exchange for `delay`). */
+  /**
+   * The work queue this object belongs to (itself for `work`; the
+   * partitioned queue `Q` for a partition and for the tiers of a partition;
+   * the exchange for `delay`).
+   */
   owner: string;
   type: QueueType;
   /** Always true: warren never declares a non-durable queue. */
@@ -85,14 +95,39 @@ export interface DelayTier {
   name: string;
 }
 
+/** How a partitioned queue picks a message's partition: what is hashed. */
+export type PartitionKey =
+  | { kind: "routingKey" }
+  | { kind: "messageId" }
+  | { kind: "header"; header: string };
+
+/**
+ * A partitioned queue `Q` (docs/topology.md#partitioned-queues): no queue
+ * named `Q` exists; the consistent-hash exchange `exchange` spreads messages
+ * over `partitions` by the hash of `key`, and each partition has its own
+ * retry policy (its own tiers, the shared `Q.dlq`).
+ */
+export interface PartitionedQueue {
+  queue: string;
+  /** `Q.partitions`, type `x-consistent-hash`. */
+  exchange: string;
+  key: PartitionKey;
+  /** One per partition, in order: `Q.p0 … Q.p<N-1>`. */
+  partitions: RetryPolicy[];
+  /** `Q.consumers`: one subscription per consuming process (see names.ts). */
+  presenceQueue: string;
+}
+
 export interface CompiledTopology {
   vhost: string;
   /** In declaration order: an exchange comes after those it depends on. */
   exchanges: ExchangeObject[];
   queues: QueueObject[];
   bindings: BindingObject[];
-  /** Keyed by work queue name. */
+  /** Keyed by work queue name (for a partitioned queue: by partition, `Q.p0`, ...). */
   retryPolicies: Record<string, RetryPolicy>;
+  /** Partitioned queues, keyed by `Q` (absent when the topology has none). */
+  partitioned?: Record<string, PartitionedQueue>;
   /** Declared publish delays, keyed by exchange name (exchanges without delays are absent). */
   delays: Record<string, DelayTier[]>;
 }

@@ -25,5 +25,32 @@ export function delayName(exchange: string, delayMs: number): string {
   return `${exchange}.delay.${formatDelay(delayMs)}`;
 }
 
+/**
+ * `Q.p<i>`, e.g. `orders.fulfil.p0`: partition `i` (0-based) of a
+ * partitioned queue `Q` (docs/topology.md#partitioned-queues).
+ */
+export function partitionQueueName(queue: string, index: number): string {
+  return `${queue}.p${index}`;
+}
+
+/**
+ * `Q.partitions`: the consistent-hash exchange in front of the partitions of
+ * `Q`. The queue's bindings bind this exchange (exchange to exchange), and it
+ * spreads messages over `Q.p0 … Q.p<N-1>` by the hash of their key.
+ */
+export function partitionExchangeName(queue: string): string {
+  return `${queue}.partitions`;
+}
+
+/**
+ * `Q.consumers`: an empty queue that every process consuming the
+ * partitioned queue `Q` subscribes to. Its consumer count is the number of
+ * those processes, which the partitions' own counts cannot give: for a
+ * single-active-consumer queue the broker counts only the active one.
+ */
+export function presenceQueueName(queue: string): string {
+  return `${queue}.consumers`;
+}
+
 /** AMQP short strings (exchange and queue names) hold at most 255 bytes. */
 export const MAX_NAME_BYTES = 255;

@@ -152,6 +152,10 @@ function describeQueue(q: QueueObject): string {
   switch (q.role) {
     case "work":
       return `${q.type} work queue`;
+    case "presence":
+      return `${q.type} presence queue of ${q.owner} (no messages; one consumer per consuming process)`;
+    case "partition":
+      return `${q.type} partition of ${q.owner} (single active consumer; dead-letters to ${q.owner}.dlq)`;
     case "retry":
       return `${q.type} retry tier (waits ${formatValue(ttl)} ms, then back to ${q.owner})`;
     case "dlq":
@@ -161,10 +165,22 @@ function describeQueue(q: QueueObject): string {
   }
 }
 
+/** An exchange's type, and for the hash exchange of a partitioned queue what it hashes. */
+function describeExchange(e: ExchangeObject): string {
+  if (e.type !== "x-consistent-hash") return e.type;
+  const hashed =
+    typeof e.arguments["hash-header"] === "string"
+      ? `header ${JSON.stringify(e.arguments["hash-header"])}`
+      : e.arguments["hash-property"] === "message_id"
+        ? "message_id"
+        : "routing key";
+  return `${e.type} (partitions by ${hashed})`;
+}
+
 function planExchange(desired: ExchangeObject, actual: ObservedExchange | undefined): ExchangeStep {
   const base = { kind: "exchange" as const, name: desired.name, desired };
   if (actual === undefined) {
-    return { ...base, status: "create", detail: desired.type, differences: [] };
+    return { ...base, status: "create", detail: describeExchange(desired), differences: [] };
   }
   const differences = [
     ...compareProperties([
@@ -176,7 +192,7 @@ function planExchange(desired: ExchangeObject, actual: ObservedExchange | undefi
     ...compareArguments(desired.arguments, actual.arguments),
   ];
   if (differences.length === 0) {
-    return { ...base, status: "unchanged", detail: desired.type, differences };
+    return { ...base, status: "unchanged", detail: describeExchange(desired), differences };
   }
   return {
     ...base,
@@ -239,7 +255,9 @@ export function planTopology(desired: CompiledTopology, observed: ObservedTopolo
   const observedBindings = new Map(observed.bindings.map((b) => [bindingKey(b), b]));
   const desiredExchanges = new Set(desired.exchanges.map((e) => e.name));
   const desiredQueues = new Set(desired.queues.map((q) => q.name));
-  const workQueues = new Set(desired.queues.filter((q) => q.role === "work").map((q) => q.name));
+  const workQueues = new Set(
+    desired.queues.filter((q) => q.role === "work" || q.role === "partition").map((q) => q.name),
+  );
 
   const steps: PlanStep[] = [];
   steps.push({

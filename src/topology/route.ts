@@ -4,7 +4,8 @@
  * delayed publish as soon as the wait queue has it, so `mandatory` cannot
  * report that nothing is bound for the routing key once the wait is over;
  * this check does, before anything is sent. It follows the broker's rules
- * for direct, fanout, topic and headers exchanges, exchange-to-exchange
+ * for direct, fanout, topic and headers exchanges, the consistent-hash
+ * exchange of a partitioned queue, exchange-to-exchange
  * bindings and alternate exchanges. Objects declared outside the topology
  * (bindings made by hand) are invisible to it.
  */
@@ -28,7 +29,8 @@ export function routesToQueue(
 /**
  * The queues of `topology` a message published to `exchange` with
  * `routingKey` and `headers` reaches; `undefined` when `exchange` is not in
- * the topology.
+ * the topology. For a partitioned queue every partition is listed: which one
+ * the message lands in is the broker's hash.
  */
 export function queuesReached(
   topology: CompiledTopology,
@@ -76,6 +78,10 @@ function matches(
 ): boolean {
   switch (type) {
     case "fanout":
+      return true;
+    case "x-consistent-hash":
+      // The broker picks exactly one bound queue by the key's hash; for
+      // "does it reach a queue" every binding counts (each partition is one).
       return true;
     case "direct":
       return binding.routingKey === routingKey;

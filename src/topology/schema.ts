@@ -16,6 +16,7 @@ import {
   durationProblem,
   parseDuration,
 } from "./duration.ts";
+import type { PartitionKey } from "./model.ts";
 import { findTopologyProblems } from "./validate.ts";
 
 /** Defaults applied while parsing a topology file. */
@@ -161,6 +162,25 @@ const deadLetterFields = z.strictObject({
     .describe("Routing key for them; the message's own routing key when absent."),
 });
 
+/**
+ * What a partitioned queue hashes: `routingKey` (default), `messageId`, or
+ * `{ header: <name> }`. Anything else is refused with the three forms.
+ */
+const partitionBySchema = z
+  .union(
+    [
+      z.enum(["routingKey", "messageId"]),
+      z.strictObject({ header: z.string().min(1).describe("Header whose value is hashed.") }),
+    ],
+    {
+      error: (issue) =>
+        `expected routingKey, messageId or { header: <name> }, got ${describeValue(issue.input)}`,
+    },
+  )
+  .describe(
+    "What picks a message's partition: routingKey (default), messageId, or { header: <name> }.",
+  );
+
 const queueFields = z.strictObject({
   type: z
     .enum(QUEUE_TYPES)
@@ -209,6 +229,15 @@ const queueFields = z.strictObject({
     .describe(
       "Classic only: highest message priority the queue honours (x-max-priority, 1-255; keep it at 10 or less).",
     ),
+  partitions: z
+    .int()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe(
+      "Split the queue into this many partitions Q.p0 … Q.p<N-1> behind a consistent-hash exchange Q.partitions; each has a single active consumer.",
+    ),
+  partitionBy: partitionBySchema.optional(),
   deadLetter: deadLetterFields
     .optional()
     .describe(
@@ -221,7 +250,7 @@ const queueFields = z.strictObject({
 });
 
 export const queueSchema = queueFields.transform((queue) => {
-  const { retry, messageTtl, overflow, deliveryLimit, ...rest } = queue;
+  const { retry, messageTtl, overflow, deliveryLimit, partitionBy, ...rest } = queue;
   const limited = queue.maxLength !== undefined || queue.maxLengthBytes !== undefined;
   const resolvedOverflow =
     overflow ?? (queue.type === "quorum" || limited ? TOPOLOGY_DEFAULTS.overflow : undefined);
@@ -233,8 +262,14 @@ export const queueSchema = queueFields.transform((queue) => {
     ...(messageTtl === undefined ? {} : { messageTtlMs: messageTtl }),
     ...(resolvedOverflow === undefined ? {} : { overflow: resolvedOverflow }),
     ...(resolvedLimit === undefined ? {} : { deliveryLimit: resolvedLimit }),
+    ...(partitionBy === undefined ? {} : { partitionBy: partitionKeyOf(partitionBy) }),
   };
 });
+
+function partitionKeyOf(value: z.output<typeof partitionBySchema>): PartitionKey {
+  if (typeof value === "string") return { kind: value };
+  return { kind: "header", header: value.header };
+}
 
 const topologyFields = z.strictObject({
   vhost: z.string().min(1).default(TOPOLOGY_DEFAULTS.vhost).describe('Virtual host. Default "/".'),
@@ -279,6 +314,7 @@ export function knownKeysAt(path: readonly PropertyKey[]): readonly string[] | u
     if (path.length === 2) return keys(queueFields);
     if (field === "retry" && path.length === 3) return keys(retryFields);
     if (field === "deadLetter" && path.length === 3) return keys(deadLetterFields);
+    if (field === "partitionBy" && path.length === 3) return ["header"];
     if (field === "bindings" && typeof index === "number" && path.length === 4) {
       return keys(bindingFields);
     }

@@ -7,7 +7,15 @@
  */
 import { formatDelay } from "./duration.ts";
 import type { ExchangeType } from "./model.ts";
-import { deadLetterQueueName, delayName, MAX_NAME_BYTES, retryQueueName } from "./names.ts";
+import {
+  deadLetterQueueName,
+  delayName,
+  MAX_NAME_BYTES,
+  partitionExchangeName,
+  partitionQueueName,
+  presenceQueueName,
+  retryQueueName,
+} from "./names.ts";
 import { queueArgumentProblem } from "./queue-arguments.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
 
@@ -92,6 +100,7 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
     if (owner !== undefined) {
       report(path, `${JSON.stringify(name)} is ${owner}; rename this queue`);
     }
+    checkPartitions(path, name, queue, topology, report);
     for (const derivedName of [deadLetterQueueName(name), ...retryNames(name, queue)]) {
       const bytes = Buffer.byteLength(derivedName);
       if (bytes > MAX_NAME_BYTES && Buffer.byteLength(name) <= MAX_NAME_BYTES) {
@@ -276,8 +285,62 @@ function checkDelays(topology: Topology, report: Report): void {
   }
 }
 
+/**
+ * Every retry tier name of queue `name`: `Q.retry.<delay>`, or for a
+ * partitioned queue `Q.p<i>.retry.<delay>` of every partition.
+ */
 function retryNames(name: string, queue: QueueDefinition): string[] {
-  return [...new Set(queue.retry.delaysMs)].map((delayMs) => retryQueueName(name, delayMs));
+  const delays = [...new Set(queue.retry.delaysMs)];
+  return partitionNames(name, queue).flatMap((owner) =>
+    delays.map((delayMs) => retryQueueName(owner, delayMs)),
+  );
+}
+
+/** The queues that hold a queue's messages: `[Q]`, or its partitions `Q.p0 …`. */
+function partitionNames(name: string, queue: QueueDefinition): string[] {
+  if (queue.partitions === undefined) return [name];
+  return Array.from({ length: queue.partitions }, (_, i) => partitionQueueName(name, i));
+}
+
+/**
+ * A partitioned queue's rules: `partitionBy` needs `partitions`; the hash
+ * exchange `Q.partitions` must not be a declared exchange (or another
+ * queue's wait exchange); and the longest derived name must fit in 255 bytes.
+ */
+function checkPartitions(
+  path: (string | number)[],
+  name: string,
+  queue: QueueDefinition,
+  topology: Topology,
+  report: Report,
+): void {
+  if (queue.partitions === undefined) {
+    if (queue.partitionBy !== undefined) {
+      report(
+        [...path, "partitionBy"],
+        "partitionBy has no effect without partitions; add partitions: <N> or remove partitionBy",
+      );
+    }
+    return;
+  }
+  const exchange = partitionExchangeName(name);
+  if (Object.hasOwn(topology.exchanges, exchange)) {
+    report(
+      [...path, "partitions"],
+      `the hash exchange of this partitioned queue would be named ${JSON.stringify(exchange)}, which is a declared exchange; rename that exchange or this queue`,
+    );
+  }
+  // Tier names are checked with the other derived queue names.
+  const longest = [exchange, ...partitionNames(name, queue)].sort(
+    (a, b) => Buffer.byteLength(b) - Buffer.byteLength(a),
+  )[0]!;
+  const bytes = Buffer.byteLength(longest);
+  if (bytes > MAX_NAME_BYTES && Buffer.byteLength(name) <= MAX_NAME_BYTES) {
+    report(
+      [...path, "partitions"],
+      `derived name ${JSON.stringify(longest)} is ${bytes} bytes; AMQP names hold at most ${MAX_NAME_BYTES}, so shorten the queue name`,
+    );
+  }
 }
 
 /** Every derived queue name, with a phrase saying whose it is. */
@@ -285,6 +348,12 @@ function derivedQueueNames(topology: Topology): Map<string, string> {
   const names = new Map<string, string>();
   for (const [name, queue] of Object.entries(topology.queues)) {
     names.set(deadLetterQueueName(name), `the dead-letter queue of queue ${JSON.stringify(name)}`);
+    if (queue.partitions !== undefined) {
+      for (const partition of partitionNames(name, queue)) {
+        names.set(partition, `a partition of queue ${JSON.stringify(name)}`);
+      }
+      names.set(presenceQueueName(name), `the presence queue of queue ${JSON.stringify(name)}`);
+    }
     for (const retryName of retryNames(name, queue)) {
       names.set(retryName, `a retry queue of queue ${JSON.stringify(name)}`);
     }

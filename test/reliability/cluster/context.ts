@@ -2,9 +2,9 @@
  * The cluster and PostgreSQL shared by every cluster scenario of one run,
  * started once by cluster.test.ts. Scenario modules read them from here.
  */
-import { expect } from "vitest";
+import { expect, it } from "vitest";
 import type { LocalCluster } from "../../../src/testing/broker-cluster.ts";
-import type { Report, ScenarioEnv } from "../harness/scenario.ts";
+import { type Report, Scenario, type ScenarioEnv } from "../harness/scenario.ts";
 
 export const shared: { cluster?: LocalCluster; databaseUrl?: string } = {};
 
@@ -38,4 +38,25 @@ export async function allNodesUp(): Promise<void> {
   const c = cluster();
   for (let index = 0; index < c.nodes.length; index++) await c.resume(index);
   await Promise.all(c.nodes.map((_, index) => c.startNode(index)));
+}
+
+/**
+ * One cluster scenario as a test: a {@link Scenario} of its own, and
+ * afterwards, whatever happened, every node up again and the scenario
+ * closed, so the next scenario starts on a whole cluster.
+ */
+export function clusterScenario(
+  name: string,
+  title: string,
+  body: (s: Scenario) => Promise<void>,
+): void {
+  it(title, async () => {
+    const s = await Scenario.start(name, clusterEnv());
+    try {
+      await body(s);
+    } finally {
+      await allNodesUp();
+      await s.close();
+    }
+  });
 }

@@ -1,17 +1,17 @@
 /** Scenario 11: the work queue is deleted under running consumers, then restored by `warren topology apply`. */
-import { describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { runCli } from "../../support/cli.ts";
-import { Scenario } from "../harness/scenario.ts";
-import { clusterEnv, expectPassed } from "./context.ts";
+import { clusterScenario, expectPassed } from "./context.ts";
 import { clusterUrls, NODE_FAULT_MESSAGES } from "./node-faults.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function queueDeletedScenario(): void {
   describe("11. the queue is deleted under running consumers", () => {
-    it("is restored by warren topology apply on the cluster; consumers resume, publishers retry, nothing confirmed is lost", async () => {
-      const s = await Scenario.start("11-queue-deleted", clusterEnv());
-      try {
+    clusterScenario(
+      "11-queue-deleted",
+      "is restored by warren topology apply on the cluster; consumers resume, publishers retry, nothing confirmed is lost",
+      async (s) => {
         await Promise.all([s.startConsumer(), s.startConsumer()]);
         const half = NODE_FAULT_MESSAGES / 2;
         await s.publish({ from: 1, to: half, window: 100 });
@@ -34,9 +34,7 @@ export function queueDeletedScenario(): void {
         const report = await s.finish();
         expectPassed(report);
         expect(report.handled).toBe(NODE_FAULT_MESSAGES);
-      } finally {
-        await s.close();
-      }
-    });
+      },
+    );
   });
 }

@@ -199,7 +199,7 @@ export class Scenario {
       if (Date.now() > deadline) {
         const logs = this.consumers.map((c) => `--- ${c.name}\n${c.stderr.slice(-2_000)}`);
         throw new Error(
-          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms\n${logs.join("\n")}`,
+          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms; queues: ${await this.#describeLeft()}\n${logs.join("\n")}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -211,6 +211,76 @@ export class Scenario {
     const response = await this.env.management(path);
     const body = (await response.json()) as { messages?: number };
     return body.messages ?? -1;
+  }
+
+  /** Messages in `work` and its retry tier, as the management API counts them. */
+  async #leftInQueues(): Promise<number> {
+    return (await this.#queueMessages(QUEUE)) + (await this.#queueMessages(`${QUEUE}.retry.1s`));
+  }
+
+  /**
+   * What is left in `work` and its retry tier, for the failure message:
+   * each queue's counts, consumers and leader, and the first messages
+   * (seq, messageId, attempt, redelivered), read and put back.
+   */
+  async #describeLeft(): Promise<string> {
+    const parts: string[] = [];
+    for (const queue of [QUEUE, `${QUEUE}.retry.1s`]) {
+      const path = `/api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}`;
+      try {
+        const info = (await (await this.env.management(path)).json()) as Record<string, unknown>;
+        const peek = await this.env.management(`${path}/get`, {
+          method: "POST",
+          body: JSON.stringify({ count: 10, ackmode: "reject_requeue_true", encoding: "auto" }),
+        });
+        const messages = peek.ok
+          ? ((await peek.json()) as {
+              payload: string;
+              redelivered: boolean;
+              properties: { message_id?: string; headers?: Record<string, unknown> };
+            }[])
+          : [];
+        parts.push(
+          `${queue}: ${JSON.stringify({
+            messages: info.messages,
+            ready: info.messages_ready,
+            unacked: info.messages_unacknowledged,
+            consumers: info.consumers,
+            leader: info.leader ?? info.node,
+            peek: messages.map((m) => ({
+              body: m.payload.slice(0, 40),
+              id: m.properties.message_id,
+              attempt: m.properties.headers?.["warren-attempt"],
+              deliveries: m.properties.headers?.["x-delivery-count"],
+              redelivered: m.redelivered,
+            })),
+          })}`,
+        );
+      } catch (error) {
+        parts.push(`${queue}: ${(error as Error).message}`);
+      }
+    }
+    return parts.join("; ");
+  }
+
+  /**
+   * Waits until a running vhost of the scenario is reported on every node
+   * (after a restart a node answers AMQP before it has recovered its
+   * vhosts, and refuses connections to one still down).
+   */
+  async waitVhostRunning(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const vhost = (await (
+        await this.env.management(`/api/vhosts/${encodeURIComponent(this.vhost)}`)
+      ).json()) as { cluster_state?: Record<string, string> };
+      const states = Object.values(vhost.cluster_state ?? {});
+      if (states.length === this.env.urls.length && states.every((state) => state === "running")) {
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`vhost not running: ${JSON.stringify(vhost)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 
   /** Sequence numbers of the messages in `work.dlq` (left in place). */
@@ -250,14 +320,19 @@ export class Scenario {
     }
     const deadLetterCount = expected.deadLettered ?? 0;
     await this.waitHandled(confirmed.size - deadLetterCount, 180_000);
-    // Late copies (retry tiers, redeliveries) settle: queues drain to zero.
+    // Late copies (redeliveries, copies in the 1 s retry tier, in-doubt
+    // republishes the guard suppresses) settle: the queues drain to zero.
+    // The management API's counts lag up to a statistics interval (1 s)
+    // behind, so zero is taken when two readings 1 s apart agree.
     const deadline = Date.now() + 30_000;
     let left = -1;
-    while (Date.now() < deadline) {
-      left = (await this.#queueMessages(QUEUE)) + (await this.#queueMessages(`${QUEUE}.retry.1s`));
-      if (left === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    let zeros = 0;
+    while (Date.now() < deadline && zeros < 2) {
+      left = await this.#leftInQueues();
+      zeros = left === 0 ? zeros + 1 : 0;
+      if (zeros < 2) await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+    const leftDetail = left === 0 ? "" : await this.#describeLeft();
     for (const consumer of this.consumers) await consumer.stop();
 
     const { rows } = await this.pool.query(
@@ -293,7 +368,11 @@ export class Scenario {
       unhandled: this.consumers.flatMap((c) => c.unhandled.map((e) => `${c.name}: ${e.message}`)),
       durationMs: Date.now() - this.started,
     };
-    if (left !== 0) report.unhandled.push(`work queue and retry tier still hold ${left} messages`);
+    if (left !== 0) {
+      report.unhandled.push(
+        `work queue and retry tier still hold ${left} messages after 30 s: ${leftDetail}`,
+      );
+    }
     saveReport(report);
     return report;
   }

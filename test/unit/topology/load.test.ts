@@ -156,7 +156,7 @@ describe("parseTopology", () => {
         '  orders.yaml:2: exchanges.orders.durabel: unknown key "durabel" (did you mean "durable"?)',
         '  orders.yaml:6: queues."orders.fulfil".bindings[0].routingkey: unknown key "routingkey" (did you mean "routingKey"?)',
         '  orders.yaml:7: queues."orders.fulfil".retyr: unknown key "retyr" (did you mean "retry"?)',
-        '  orders.yaml:8: queues."orders.fulfil".colour: unknown key "colour" (allowed: type, durable, bindings, retry, deliveryLimit, initialGroupSize, maxLength, maxLengthBytes, overflow, messageTtl, singleActiveConsumer, priority, deadLetter, arguments)',
+        '  orders.yaml:8: queues."orders.fulfil".colour: unknown key "colour" (allowed: type, durable, bindings, retry, deliveryLimit, initialGroupSize, maxLength, maxLengthBytes, overflow, messageTtl, singleActiveConsumer, priority, partitions, partitionBy, deadLetter, arguments)',
       ].join("\n"),
     );
     expect(error.issues[0]).toEqual({
