@@ -1,109 +1,59 @@
 /**
- * Consume scenarios: warren's consumer runtime against raw amqplib doing the
- * same work on the same broker.
+ * Consumer concurrency: does throughput scale with `concurrency` when the
+ * handler waits on I/O? A durable classic queue is pre-filled with
+ * `messages` 1 KiB messages and drained by warren's consumer at concurrency
+ * 1, 2, 4 and 8 (prefetch 1 per lane, warren's default), with a handler that
+ * awaits a 1 ms timer, standing in for 1 ms of I/O (a database or HTTP call).
+ * One lane is bound by the wait (at most about 1,000 msg/s); n lanes should
+ * come close to n times that until the broker or the cores are full.
  *
- * - Throughput (`consumeComparisons`, run by bench/run.ts): a durable classic
- *   queue pre-filled with small persistent JSON messages is drained by one
- *   consumer with a no-op handler, at prefetch 1 and at prefetch 50. The
- *   baseline is an amqplib channel whose consume callback acks at once (no
- *   parsing), on a connection with TCP_NODELAY like warren's, so the ratio is
- *   the runtime's own cost per message. The clock starts when the consumer
- *   receives its first message and stops at the last one.
- *
- * End-to-end latency lives in latency.ts.
+ * Each run is a fresh process (measure-one.ts) like every other
+ * measurement; the levels rotate which goes first each round. The clock runs
+ * from the first delivery to the last.
  */
-import { connect as amqpConnect, type ChannelModel } from "amqplib";
 import { connect } from "../src/client.ts";
-import type { CompiledTopology } from "../src/topology/model.ts";
-import {
-  type BenchContext,
-  type Comparison,
-  type Measurement,
-  type Scenario,
-  scaled,
-} from "./scenario.ts";
+import { type BenchContext, type Measurement, median, type Scenario, scaled } from "./scenario.ts";
+import { topologyFor, withQueue } from "./systems.ts";
 
-export const consumeBenchDefaults = Object.freeze({
-  /** Messages per throughput run. */
-  messages: 20_000,
+export const concurrencyBenchDefaults = Object.freeze({
+  /** Messages per run. */
+  messages: 4_000,
+  /** The concurrency levels measured. */
+  levels: [1, 2, 4, 8] as readonly number[],
+  /** How long the handler waits, in milliseconds. */
+  waitMs: 1,
 });
 
-const body = Buffer.from(JSON.stringify({ id: 1, kind: "bench", data: "x".repeat(64) }));
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A topology that knows one bare work queue (one attempt, no tiers). */
-export function topologyFor(queue: string): CompiledTopology {
+/** warren draining a pre-filled queue at `concurrency` with the 1 ms handler. */
+export function concurrencyScenario(concurrency: number): Scenario {
   return {
-    vhost: "/",
-    exchanges: [],
-    queues: [],
-    bindings: [],
-    retryPolicies: {
-      [queue]: { queue, maxAttempts: 1, tiers: [], deadLetterQueue: `${queue}.dlq` },
-    },
-    delays: {},
-  };
-}
-
-/** Declares a classic queue, fills it with `messages`, runs `body`, deletes it. */
-async function withFilledQueue<T>(
-  context: BenchContext,
-  messages: number,
-  run: (queue: string) => Promise<T>,
-): Promise<T> {
-  const admin: ChannelModel = await amqpConnect(context.url);
-  const channel = await admin.createConfirmChannel();
-  const queue = context.queueName();
-  await channel.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "classic" } });
-  for (let i = 0; i < messages; i++) {
-    if (!channel.sendToQueue(queue, body, { persistent: true, contentType: "application/json" })) {
-      await new Promise((resolve) => channel.once("drain", resolve));
-    }
-    if (i % 5_000 === 4_999) await channel.waitForConfirms();
-  }
-  await channel.waitForConfirms();
-  try {
-    return await run(queue);
-  } finally {
-    await channel.deleteQueue(queue);
-    await admin.close();
-  }
-}
-
-/**
- * Times a drain from the first message to the last, so that connecting and
- * subscribing (which differ between the two sides) stay off the clock.
- */
-function drainClock(messages: number): { tick: () => void; done: Promise<Measurement> } {
-  const { promise, resolve } = Promise.withResolvers<Measurement>();
-  let count = 0;
-  let started = 0;
-  return {
-    tick: () => {
-      count += 1;
-      if (count === 1) started = performance.now();
-      if (count === messages) {
-        resolve({ messages: messages - 1, seconds: (performance.now() - started) / 1000 });
-      }
-    },
-    done: promise,
-  };
-}
-
-function warrenDrain(prefetch: number): Scenario {
-  return {
-    label: `warren consume (prefetch ${prefetch})`,
+    label: `warren consume, concurrency ${concurrency}, handler awaiting ${concurrencyBenchDefaults.waitMs} ms`,
     run: (context) => {
-      const messages = scaled(context, consumeBenchDefaults.messages);
-      return withFilledQueue(context, messages, async (queue) => {
+      const messages = scaled(context, concurrencyBenchDefaults.messages);
+      return withQueue(context, "classic", messages, async (queue) => {
         const warren = await connect({
           url: context.url,
           topology: topologyFor(queue),
           serviceName: "bench",
         });
         try {
-          const clock = drainClock(messages);
-          const consumer = await warren.consume(queue, clock.tick, { prefetch });
-          const measurement = await clock.done;
+          const { promise, resolve } = Promise.withResolvers<Measurement>();
+          let count = 0;
+          let started = 0;
+          const consumer = await warren.consume(
+            queue,
+            async () => {
+              if (count === 0) started = performance.now();
+              await wait(concurrencyBenchDefaults.waitMs);
+              if (++count === messages) {
+                resolve({ messages, seconds: (performance.now() - started) / 1000 });
+              }
+            },
+            { concurrency },
+          );
+          const measurement = await promise;
           await consumer.close();
           return measurement;
         } finally {
@@ -114,35 +64,56 @@ function warrenDrain(prefetch: number): Scenario {
   };
 }
 
-function rawDrain(prefetch: number): Scenario {
-  return {
-    label: `amqplib consume (prefetch ${prefetch})`,
-    run: (context) => {
-      const messages = scaled(context, consumeBenchDefaults.messages);
-      return withFilledQueue(context, messages, async (queue) => {
-        const model = await amqpConnect(context.url, { noDelay: true });
-        try {
-          const channel = await model.createChannel();
-          await channel.prefetch(prefetch);
-          const clock = drainClock(messages);
-          await channel.consume(queue, (message) => {
-            if (message === null) return;
-            channel.ack(message);
-            clock.tick();
-          });
-          return await clock.done;
-        } finally {
-          await model.close();
-        }
-      });
-    },
-  };
+/** Median rate of one concurrency level over the rounds. */
+export interface ConcurrencyRow {
+  concurrency: number;
+  rate: number;
+  runs: number;
 }
 
-export const consumeComparisons: Comparison[] = [1, 50].map((prefetch) => ({
-  name: `consume, prefetch ${prefetch}`,
-  description: `${consumeBenchDefaults.messages} small persistent JSON messages drained from a durable classic queue by one consumer with a no-op handler at prefetch ${prefetch} (baseline: amqplib acking in its callback, TCP_NODELAY); msg/s`,
-  candidate: warrenDrain(prefetch),
-  baseline: rawDrain(prefetch),
-  target: 0.95,
-}));
+/**
+ * Runs every level `rounds` times (after one unmeasured warm-up run), each
+ * in `runFresh`, rotating which level goes first each round.
+ */
+export async function measureConcurrency(
+  context: BenchContext,
+  rounds: number,
+  runFresh: (concurrency: number) => Promise<Measurement>,
+  log: (line: string) => void = () => {},
+): Promise<ConcurrencyRow[]> {
+  const levels = concurrencyBenchDefaults.levels;
+  await runFresh(levels[0] as number);
+  const rates = levels.map((): number[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < levels.length; k++) {
+      const index = (round + k) % levels.length;
+      const level = levels[index] as number;
+      const measured = await runFresh(level);
+      const rate = measured.messages / measured.seconds;
+      rates[index]?.push(rate);
+      log(`concurrency #${round + 1} ${level}: ${rate.toFixed(0)} msg/s`);
+    }
+  }
+  void context;
+  return levels.map((concurrency, index) => ({
+    concurrency,
+    rate: median(rates[index] ?? []),
+    runs: rates[index]?.length ?? 0,
+  }));
+}
+
+/** The concurrency table, with speed-up and efficiency against concurrency 1. */
+export function formatConcurrency(rows: readonly ConcurrencyRow[]): string {
+  const one = rows[0]?.rate ?? Number.NaN;
+  const lines = [
+    "| concurrency | median msg/s | speed-up vs 1 | per lane (speed-up / concurrency) | runs |",
+    "|---:|---:|---:|---:|---:|",
+  ];
+  for (const row of rows) {
+    const speedUp = row.rate / one;
+    lines.push(
+      `| ${row.concurrency} | ${row.rate.toFixed(0)} | ${speedUp.toFixed(2)}× | ${((100 * speedUp) / row.concurrency).toFixed(0)} % | ${row.runs} |`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -43,36 +43,86 @@ export const idempotencyBenchDefaults = Object.freeze({
 /** A guard for one run, and what to do after it. */
 interface GuardSetup {
   guard: IdempotencyGuard<unknown> | undefined;
-  cleanup(): Promise<void>;
+  /** Ends the run: drops the table, and says what the database did per message. */
+  cleanup(messages: number): Promise<string | undefined>;
 }
 
 type SetUp = (context: BenchContext, concurrency: number) => Promise<GuardSetup>;
 
 const noGuard: SetUp = async (): Promise<GuardSetup> => ({
   guard: undefined,
-  cleanup: async () => {},
+  cleanup: async () => undefined,
 });
 
 const memoryGuard: SetUp = async (): Promise<GuardSetup> => ({
   guard: createIdempotencyGuard({ store: createMemoryIdempotencyStore() }),
-  cleanup: async () => {},
+  cleanup: async () => undefined,
 });
+
+/**
+ * Committed transactions of the database so far, as PostgreSQL counts them
+ * (`pg_stat_database.xact_commit`), read on a connection of its own that
+ * then exits: a backend reports its counts when it exits, so the reading
+ * connection's own commit shows up in the next reading.
+ */
+async function commitsSoFar(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    );
+    return Number(rows[0]?.xact_commit);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Counts the queries (round trips: one query, one or several statements,
+ * one response) sent on the connections of `pool`; `pool.query` runs on one
+ * of them too, so it is counted there.
+ */
+function countQueries(pool: pg.Pool): { readonly count: number } {
+  const counter = { count: 0 };
+  pool.on("connect", (client) => {
+    const clientQuery = client.query.bind(client);
+    client.query = ((...args: unknown[]) => {
+      counter.count++;
+      return (clientQuery as (...a: unknown[]) => unknown)(...args);
+    }) as typeof client.query;
+  });
+  return counter;
+}
 
 function postgresGuard(transactional: boolean): SetUp {
   return async (context, concurrency) => {
     const url = context.databaseUrl;
     if (url === undefined) throw new Error("no PostgreSQL database for the guard scenarios");
-    const pool = new pg.Pool({ connectionString: url, max: 2 * concurrency });
     const table = `warren_bench_${randomUUID().slice(0, 8)}`;
-    await migrateIdempotencyStore(pool, { table });
+    const admin = new pg.Pool({ connectionString: url, max: 1 });
+    await migrateIdempotencyStore(admin, { table });
+    await admin.end();
+    const pool = new pg.Pool({ connectionString: url, max: 2 * concurrency });
+    const queries = countQueries(pool);
     const store = createPostgresIdempotencyStore({ pool, table });
+    const commitsBefore = await commitsSoFar(url);
     return {
       guard: transactional
         ? createTransactionalIdempotencyGuard({ store })
         : createIdempotencyGuard({ store }),
-      cleanup: async () => {
-        await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      cleanup: async (messages) => {
+        const roundTrips = queries.count;
+        // The pool's backends exit and report their commits.
         await pool.end();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        // Minus one: the commit of the reading before the run.
+        const commits = (await commitsSoFar(url)) - commitsBefore - 1;
+        const drop = new pg.Client({ connectionString: url });
+        await drop.connect();
+        await drop.query(`DROP TABLE IF EXISTS "${table}"`);
+        await drop.end();
+        return `${(roundTrips / messages).toFixed(2)} round trips and ${(commits / messages).toFixed(2)} commits per message`;
       },
     };
   };
@@ -114,10 +164,10 @@ function consumeScenario(label: string, setup: SetUp, concurrency = 1): Scenario
         await finished;
         const seconds = (performance.now() - started) / 1000;
         await consumer.close();
-        return { messages, seconds };
+        const note = await cleanup(messages);
+        return note === undefined ? { messages, seconds } : { messages, seconds, note };
       } finally {
         await warren.close();
-        await cleanup();
         for (const object of topology.queues) await channel.deleteQueue(object.name);
         await admin.close();
       }
@@ -140,6 +190,11 @@ const unguardedParallel = consumeScenario("warren consume, no guard", noGuard, p
 const postgresGuardedParallel = consumeScenario(
   "warren consume, PostgreSQL guard",
   postgresGuard(false),
+  parallel,
+);
+const transactionalGuardedParallel = consumeScenario(
+  "warren consume, transactional PostgreSQL guard",
+  postgresGuard(true),
   parallel,
 );
 
@@ -179,6 +234,13 @@ export const idempotencyComparisons: Comparison[] = [
     baseline: unguardedParallel,
     needs: "postgres",
   },
+  {
+    name: `consume with transactional PostgreSQL idempotency guard, concurrency ${parallel}`,
+    description: `${shape(parallel)}; against the same consumer without a guard (measured, no target)`,
+    candidate: transactionalGuardedParallel,
+    baseline: unguardedParallel,
+    needs: "postgres",
+  },
 ];
 
 // `node bench/idempotency.ts [rounds] [name filter]`: alternate candidate and
@@ -199,17 +261,23 @@ if (import.meta.main) {
   for (const comparison of runnable) {
     const candidate: number[] = [];
     const baseline: number[] = [];
+    const notes: string[] = [];
     await comparison.candidate.run(context); // warm-up
     for (let i = 0; i < rounds; i++) {
       // Alternate which side goes first, so neither always follows the other's cleanup.
-      if (i % 2 === 0) candidate.push(rate(await comparison.candidate.run(context)));
+      const runCandidate = async () => {
+        const measured = await comparison.candidate.run(context);
+        candidate.push(rate(measured));
+        if (measured.note !== undefined) notes.push(measured.note);
+      };
+      if (i % 2 === 0) await runCandidate();
       baseline.push(rate(await comparison.baseline.run(context)));
-      if (i % 2 === 1) candidate.push(rate(await comparison.candidate.run(context)));
+      if (i % 2 === 1) await runCandidate();
     }
     const c = median(candidate);
     const b = median(baseline);
     console.log(
-      `${comparison.name}: ${c.toFixed(0)} msg/s vs ${b.toFixed(0)} msg/s unguarded = ${(c / b).toFixed(3)}x (target ${comparison.target ?? "none"}); runs ${candidate.map((v) => v.toFixed(0)).join(",")} / ${baseline.map((v) => v.toFixed(0)).join(",")}`,
+      `${comparison.name}: ${c.toFixed(0)} msg/s vs ${b.toFixed(0)} msg/s unguarded = ${(c / b).toFixed(3)}x (target ${comparison.target ?? "none"}); ${notes.at(-1) ?? ""}; runs ${candidate.map((v) => v.toFixed(0)).join(",")} / ${baseline.map((v) => v.toFixed(0)).join(",")}`,
     );
   }
 }

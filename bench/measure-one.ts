@@ -4,16 +4,23 @@
  * state, heap or open sockets. run.ts spawns it for every measurement:
  *
  *   node bench/measure-one.ts <comparison name> <candidate|baseline> <json context>
+ *   node bench/measure-one.ts <scenario name> single <json context>
  *
  * where the context is `{ url, queueName, scale, databaseUrl }`.
  */
-import { comparisons } from "./comparisons.ts";
-import type { BenchContext } from "./scenario.ts";
+import { comparisons, singleScenarios } from "./comparisons.ts";
+import type { BenchContext, Scenario } from "./scenario.ts";
 
 const [name, side, json] = process.argv.slice(2);
-const comparison = comparisons.find((c) => c.name === name);
-if (comparison === undefined || (side !== "candidate" && side !== "baseline") || !json) {
-  throw new Error(`usage: measure-one.ts <comparison name> <candidate|baseline> <json context>`);
+let scenario: Scenario | undefined;
+if (side === "single") scenario = singleScenarios.get(name ?? "");
+else if (side === "candidate" || side === "baseline") {
+  scenario = comparisons.find((c) => c.name === name)?.[side];
+}
+if (scenario === undefined || !json) {
+  throw new Error(
+    "usage: measure-one.ts <comparison name> <candidate|baseline> <json context>, or <scenario name> single <json context>",
+  );
 }
 const settings = JSON.parse(json) as {
   url: string;
@@ -28,7 +35,7 @@ const context: BenchContext = {
   scale: settings.scale,
   databaseUrl: settings.databaseUrl,
 };
-const measurement = await comparison[side].run(context);
+const measurement = await scenario.run(context);
 process.stdout.write(`${JSON.stringify(measurement)}\n`);
 // Peers may keep timers (reconnect loops) alive after close.
 process.exit(0);

@@ -1,41 +1,51 @@
 /**
- * `npm run bench`: runs every comparison and the latency table, alternating
- * candidate and baseline runs, and writes the tables to docs/performance.md.
+ * `npm run bench`: runs the comparisons and the latency, concurrency and
+ * RSS sections, and writes their tables into the generated block of
+ * docs/performance.md (between `<!-- bench:start -->` and
+ * `<!-- bench:end -->`); the hand-written prose around it is kept.
  *
- *   node bench/run.ts [--rounds 5] [--only "<scenario name>"] [--match <text>] [--no-write] [--quick]
+ *   node bench/run.ts [--rounds 5] [--sections comparisons,latency,concurrency,rss]
+ *     [--match <text>] [--only "<comparison name>"] [--scale 0.1] [--no-write] [--quick]
+ *
+ * - `--sections` picks what runs (default: all four);
+ * - `--match` keeps the comparisons whose name contains the text (e.g.
+ *   "quorum", "pipelined", "rabbitmq-client"); `--only` keeps one by name;
+ * - `--scale 0.1` runs a tenth of each scenario's messages (at least 100),
+ *   for a machine where the full counts do not fit the time there is; the
+ *   scale is written next to the figures;
+ * - `--quick`: a quarter of the messages and two rounds, never written.
  *
  * Every measurement runs in a fresh process (bench/measure-one.ts), so no
- * side inherits another's JIT state, heap or sockets. `--match` keeps the
- * scenarios whose name contains the text (e.g. "quorum", "pipelined");
- * `--scale 0.1` runs a tenth of each scenario's messages (at least 100).
+ * side inherits another's JIT state, heap or sockets; the sides of a row
+ * alternate which goes first. The 1-minute load average is sampled before
+ * every measurement and reported with each row.
  *
  * The broker comes from `findOrStartBroker()` (RABBITMQ_URL, else a Docker
  * container, else a throwaway local rabbitmq-server) and is stopped at the
  * end; the PostgreSQL guard rows get a database from `findOrStartPostgres()`
  * (DATABASE_URL, else a throwaway local server) and are skipped with a note
- * when there is none. `--only` takes a scenario name from the table, or
- * "end-to-end latency". `--quick` runs a quarter of the messages and two
- * rounds: a smoke test whose figures are never written to the docs.
- *
- * Add scenarios by exporting a `Comparison[]` from a module next to this one
- * and listing it in `comparisons` below.
+ * when there is none.
  */
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { parseArgs, promisify } from "node:util";
 import { connect as amqpConnect } from "amqplib";
 import { type Broker, findOrStartBroker } from "../src/testing/broker.ts";
 import { findOrStartPostgres, type Postgres } from "../src/testing/postgres.ts";
 import { comparisons } from "./comparisons.ts";
-import { formatLatency, type LatencyRow, latencyTargets, measureLatency } from "./latency.ts";
+import { type ConcurrencyRow, formatConcurrency, measureConcurrency } from "./consume.ts";
+import { formatLatency, type LatencyRow, measureLatency } from "./latency.ts";
+import { formatRss, type RssFigures } from "./rss.ts";
 import { type BenchContext, type Comparison, type Measurement, median, rate } from "./scenario.ts";
 
-const LATENCY = "end-to-end latency";
+const SECTIONS = ["comparisons", "latency", "concurrency", "rss"] as const;
+type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
   options: {
     rounds: { type: "string" },
+    sections: { type: "string" },
     only: { type: "string" },
     match: { type: "string" },
     scale: { type: "string" },
@@ -46,18 +56,24 @@ const { values } = parseArgs({
 const quick = values.quick;
 const rounds = Number(values.rounds ?? (quick ? 2 : 5));
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`);
+const sections = new Set(
+  (values.sections ?? SECTIONS.join(",")).split(",").map((s) => s.trim()) as Section[],
+);
+for (const section of sections) {
+  if (!SECTIONS.includes(section)) {
+    throw new Error(`--sections: unknown "${section}"; one or more of ${SECTIONS.join(", ")}`);
+  }
+}
 const only = values.only;
-if (only !== undefined && only !== LATENCY && !comparisons.some((c) => c.name === only)) {
+if (only !== undefined && !comparisons.some((c) => c.name === only)) {
   throw new Error(
-    `--only "${only}" names no scenario; one of:\n${[...comparisons.map((c) => c.name), LATENCY].map((n) => `  ${n}`).join("\n")}`,
+    `--only "${only}" names no comparison; one of:\n${comparisons.map((c) => `  ${c.name}`).join("\n")}`,
   );
 }
 const match = values.match;
-// A fraction of each scenario's message count, for a loaded machine where
-// the full counts would not fit in the time there is; recorded in the output.
 const scale = Number(values.scale ?? (quick ? 0.25 : 1));
 if (!(scale > 0 && scale <= 1)) throw new Error("--scale must be in (0, 1]");
-const write = !values["no-write"] && only === undefined && match === undefined && !quick;
+const write = !values["no-write"] && !quick;
 
 // The script, unlike the library, may own the process: on Ctrl-C, exit
 // normally so that the exit hooks stop a broker or database we started.
@@ -71,16 +87,25 @@ interface Row {
   baseline: number[];
   /** candidate / baseline of each round, both measured back to back. */
   ratios: number[];
+  /** 1-minute load averages sampled before each measurement. */
+  loads: number[];
+  /** The candidate's last note (e.g. database round trips per message). */
+  note: string | undefined;
 }
 
 const execFileAsync = promisify(execFile);
+const loadsSeen: number[] = [];
 
-/** Runs one side of a comparison in a fresh node process (bench/measure-one.ts). */
+/** Runs one side of a comparison, or one single scenario, in a fresh node process. */
 async function runFresh(
   context: BenchContext,
-  comparison: Comparison,
-  side: "candidate" | "baseline",
+  name: string,
+  side: "candidate" | "baseline" | "single",
+  loads?: number[],
 ): Promise<Measurement> {
+  const load = loadavg()[0] as number;
+  loads?.push(load);
+  loadsSeen.push(load);
   const settings = JSON.stringify({
     url: context.url,
     queueName: context.queueName(),
@@ -88,28 +113,35 @@ async function runFresh(
     databaseUrl: context.databaseUrl,
   });
   const script = new URL("./measure-one.ts", import.meta.url).pathname;
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    [script, comparison.name, side, settings],
-    { maxBuffer: 1 << 20 },
-  );
+  const { stdout } = await execFileAsync(process.execPath, [script, name, side, settings], {
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Measurement;
 }
 
 async function measure(context: BenchContext, comparison: Comparison): Promise<Row> {
-  const row: Row = { comparison, candidate: [], baseline: [], ratios: [] };
+  const row: Row = {
+    comparison,
+    candidate: [],
+    baseline: [],
+    ratios: [],
+    loads: [],
+    note: undefined,
+  };
   // One unmeasured run of each warms up the broker (each process starts cold).
-  await runFresh(context, comparison, "candidate");
-  await runFresh(context, comparison, "baseline");
+  await runFresh(context, comparison.name, "candidate");
+  await runFresh(context, comparison.name, "baseline");
   for (let round = 0; round < rounds; round++) {
     // Alternate which side goes first, so neither always runs on a warmer broker.
     const order =
       round % 2 === 0 ? (["candidate", "baseline"] as const) : (["baseline", "candidate"] as const);
     for (const side of order) {
-      const result = rate(await runFresh(context, comparison, side));
+      const measured = await runFresh(context, comparison.name, side, row.loads);
+      const result = rate(measured);
       row[side].push(result);
+      if (side === "candidate" && measured.note !== undefined) row.note = measured.note;
       console.log(
-        `${comparison.name} #${round + 1} ${comparison[side].label}: ${result.toFixed(0)} msg/s`,
+        `${comparison.name} #${round + 1} ${comparison[side].label}: ${result.toFixed(0)} msg/s (load ${(row.loads.at(-1) as number).toFixed(1)})`,
       );
     }
     row.ratios.push((row.candidate.at(-1) as number) / (row.baseline.at(-1) as number));
@@ -125,16 +157,19 @@ function targetCells(comparison: Comparison, ratio: number): [string, string] {
   return [`≥ ${comparison.target}×`, ratio >= comparison.target ? "met" : "**not met**"];
 }
 
+const range = (list: readonly number[]) =>
+  list.length === 0 ? "—" : `${Math.min(...list).toFixed(1)}–${Math.max(...list).toFixed(1)}`;
+
 function formatRows(rows: Row[]): string {
   const lines = [
-    "| scenario | warren (median msg/s) | baseline (median msg/s) | ratio | target | result | runs |",
-    "|---|---:|---:|---:|---|---|---:|",
+    "| scenario | candidate (median msg/s) | baseline (median msg/s) | median ratio | ratio range | target | result | load (1 min) | runs |",
+    "|---|---:|---:|---:|---|---|---|---|---:|",
   ];
-  for (const { comparison, candidate, baseline, ratios } of rows) {
+  for (const { comparison, candidate, baseline, ratios, loads } of rows) {
     const ratio = median(ratios);
     const [target, result] = targetCells(comparison, ratio);
     lines.push(
-      `| ${comparison.name} | ${median(candidate).toFixed(0)} (${comparison.candidate.label}) | ${median(baseline).toFixed(0)} (${comparison.baseline.label}) | ${ratio.toFixed(3)}× | ${target} | ${result} | ${candidate.length} + ${baseline.length} |`,
+      `| ${comparison.name} | ${median(candidate).toFixed(0)} (${comparison.candidate.label}) | ${median(baseline).toFixed(0)} (${comparison.baseline.label}) | ${ratio.toFixed(3)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} | ${target} | ${result} | ${range(loads)} | ${candidate.length} + ${baseline.length} |`,
     );
   }
   return lines.join("\n");
@@ -153,9 +188,14 @@ const brokerSources: Record<Broker["source"], string> = {
   local: "a throwaway local rabbitmq-server node started by the run",
 };
 
-const selected = comparisons.filter(
-  (c) => (only === undefined || c.name === only) && (match === undefined || c.name.includes(match)),
-);
+const selected = sections.has("comparisons")
+  ? comparisons.filter(
+      (c) =>
+        (only === undefined || c.name === only) && (match === undefined || c.name.includes(match)),
+    )
+  : [];
+const command = `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim();
+const startedAt = new Date();
 const broker = await findOrStartBroker();
 console.log(`broker: ${brokerSources[broker.source]}`);
 let postgres: Postgres | undefined;
@@ -185,129 +225,144 @@ try {
     databaseUrl: postgres?.url,
   };
 
-  const rows: Row[] = [];
+  const version = await brokerVersion(broker.url);
+  const results: RunResults = {
+    rows: [],
+    skipped,
+    latency: undefined,
+    concurrency: undefined,
+    rss: undefined,
+    version,
+    brokerSource: brokerSources[broker.source],
+  };
+  // Written after every row and section, so that a long run stopped early
+  // still leaves what it measured (marked as partial until it completes).
+  const save = async (complete: boolean) => {
+    if (!write) return;
+    const block = generatedBlock(results, complete);
+    const path = new URL("../docs/performance.md", import.meta.url);
+    const previous = await readFile(path, "utf8").catch(() => "# Performance\n");
+    // Anchored to whole lines: the prose may name the markers inline.
+    const marked = /^<!-- bench:start -->$[\s\S]*^<!-- bench:end -->$/m;
+    const next = marked.test(previous)
+      ? previous.replace(marked, () => block)
+      : `${previous.trimEnd()}\n\n${block}\n`;
+    await writeFile(path, next);
+  };
+
   for (const comparison of selected) {
     if (comparison.needs === "postgres" && postgres === undefined) continue;
-    rows.push(await measure(context, comparison));
+    results.rows.push(await measure(context, comparison));
+    await save(false);
   }
-  const table = formatRows(rows);
-  console.log(`\n${table}`);
-  console.log(`(scale ${scale}, ${rounds} rounds)`);
+  if (results.rows.length > 0) console.log(`\n${formatRows(results.rows)}`);
   for (const note of skipped) console.log(note.replaceAll("**", ""));
 
-  let latency: LatencyRow[] | undefined;
-  if ((only === undefined && match === undefined) || only === LATENCY) {
-    latency = await measureLatency(context, rounds, console.log);
-    console.log(`\n${formatLatency(latency)}`);
+  if (sections.has("latency")) {
+    loadsSeen.push(loadavg()[0] as number);
+    results.latency = await measureLatency(context, rounds, console.log);
+    console.log(`\n${formatLatency(results.latency)}`);
+    await save(false);
   }
-
-  if (write && latency !== undefined) {
-    // The outbox and partitions tables (bench/outbox.ts, bench/partitions.ts)
-    // live in marked blocks of the same page; keep them.
-    const path = new URL("../docs/performance.md", import.meta.url);
-    const previous = await readFile(path, "utf8").catch(() => "");
-    const blocks = [
-      ...previous.matchAll(/<!-- ([a-z]+)-bench:start -->[\s\S]*?<!-- \1-bench:end -->/g),
-    ].map((match) => match[0]);
-    const outboxBlock = blocks.length === 0 ? undefined : blocks.join("\n\n");
-    await writeFile(
-      path,
-      page({
-        table,
-        rows,
-        skipped,
-        latency,
-        version: await brokerVersion(broker.url),
-        brokerSource: brokerSources[broker.source],
-      }) + (outboxBlock === undefined ? "" : `\n${outboxBlock}\n`),
+  if (sections.has("concurrency")) {
+    results.concurrency = await measureConcurrency(
+      context,
+      rounds,
+      (level) => runFresh(context, `concurrency ${level}`, "single"),
+      console.log,
     );
-    console.log("wrote docs/performance.md");
+    console.log(`\n${formatConcurrency(results.concurrency)}`);
+    await save(false);
   }
+  if (sections.has("rss")) {
+    results.rss = [];
+    for (let round = 0; round < Math.min(rounds, 3); round++) {
+      const measured = await runFresh(context, "rss", "single");
+      results.rss.push(JSON.parse(measured.note ?? "{}") as RssFigures);
+    }
+    console.log(`\n${formatRss(results.rss)}`);
+  }
+  await save(true);
+  if (write) console.log("wrote the generated block of docs/performance.md");
 } finally {
   await postgres?.stop();
   await broker.stop();
 }
 
-function page(run: {
-  table: string;
+/** What one run measured so far. */
+interface RunResults {
   rows: Row[];
   skipped: string[];
-  latency: LatencyRow[];
+  latency: LatencyRow[] | undefined;
+  concurrency: ConcurrencyRow[] | undefined;
+  rss: RssFigures[] | undefined;
   version: string;
   brokerSource: string;
-}): string {
-  const { p50Ms, p99Ms } = latencyTargets;
-  const skippedNotes =
-    run.skipped.length === 0 ? "" : `\n\n${run.skipped.map((note) => `- ${note}`).join("\n")}`;
-  return `# Performance
+}
 
-Measured by \`npm run bench\` (that is, \`node bench/run.ts\`, ${rounds} rounds),
-which writes this page; set \`RABBITMQ_URL\` to measure a broker you run, else
-the run finds or starts one (see \`bench/run.ts\`). The last run used
-${run.brokerSource}.
-
-Each comparison runs warren and a baseline doing the same work against the
-same broker in one process run: one unmeasured warm-up run of each, then
-${rounds} rounds, each measuring both sides back to back and alternating which
-goes first. The rates are medians; the ratio is the median of the rounds'
-candidate/baseline ratios, so that a drift of the shared machine between
-rounds hits both sides of a ratio alike. "met" means the ratio reaches the
-target.
-
-## Throughput
-
-${run.table}${skippedNotes}
-
-Scenarios:
-
-${run.rows.map(({ comparison }) => `- **${comparison.name}**: ${comparison.description}.`).join("\n")}
-
-## End-to-end latency
-
-Targets for warren ([architecture.md](architecture.md#connections)): p50 ≤ ${p50Ms} ms and p99 ≤ ${p99Ms} ms at
-1,000 msg/s. Messages are published at a steady 1,000 msg/s to a durable
-classic queue on one connection and consumed (prefetch 1) on another;
-latency runs from the publish call to the handler call. The sides rotate
-which goes first each round; each figure is the median over the rounds
-(max: the largest seen in any round).
-
-${formatLatency(run.latency)}
-
-## Environment of the last run
-
-RabbitMQ ${run.version} on the same machine as the client, Node
-${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}).
-The broker is the bottleneck: it runs at 100 % CPU in the throughput
-scenarios, so absolute numbers say more about the machine than about warren;
-the ratio is what to watch. Other work on the machine makes single runs
-noisy; the alternation and the ratio of back-to-back runs are there to
-absorb it.
-
-## Why the numbers look the way they do
-
-Why warren keeps up although it sets TCP_NODELAY (for low latency, see
-[architecture.md](architecture.md#connections)) and does more per message (UUIDv7 message id, headers, a
-window of unconfirmed messages, timeouts, metrics): with Nagle's algorithm
-off, every pipelined publish would be its own TCP segment and syscall, which
-measured here costs raw amqplib about 10 % of its throughput. warren corks
-the socket on the first write of a tick and uncorks it on the next tick, so a
-burst leaves as one write while a lone publish still leaves at once.
-
-Why the bare-message baseline stays out of reach: the broker spends more on
-the message warren must send ([architecture.md](architecture.md#message-properties-and-headers): \`mandatory\`,
-\`messageId\` and \`timestamp\`; since issue #10 no \`type\` unless given and no
-\`warren-attempt\` header on a first publish) than on a bare one. The row "cost of warren's message properties" measures that
-with raw amqplib on both sides, no warren code involved; warren's own
-overhead is the "pipelined publish" row, against amqplib sending the same
-message. Closing the rest of the gap would mean sending less than the design
-requires.
-
-Why the consumer keeps up at prefetch 50 although it runs the handler
-through the full runtime (decode, timeout, metrics, settle): acks made in one
-tick leave as one \`basic.ack\` with \`multiple\` set, which is sound because a
-lane settles its channel's deliveries one at a time and in order (see
-src/consumer/delivery-channel.ts); the broker then handles one ack frame per
-burst instead of one per message. At prefetch 1 every tick has one ack, so
-nothing changes there.
-`;
+/** The block of docs/performance.md this script owns; everything outside it is hand-written. */
+function generatedBlock(run: RunResults, complete: boolean): string {
+  const parts: string[] = [
+    "<!-- bench:start -->",
+    "<!-- Written by `npm run bench` (bench/run.ts); edits between these markers are overwritten. -->",
+    "## Figures of the last run",
+    "",
+    ...(complete
+      ? []
+      : ["**Partial: the run was still going (or was stopped) when this was written.**", ""]),
+    `Command: \`${command}\` (${rounds} rounds, scale ${scale}), ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC to ${new Date().toISOString().slice(11, 16)} UTC.`,
+    `RabbitMQ ${run.version} (${run.brokerSource}) on the same machine as the client, Node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}). 1-minute load average during the run: ${range(loadsSeen)}.`,
+  ];
+  if (run.rows.length > 0) {
+    parts.push(
+      "",
+      "### Throughput",
+      "",
+      "The rates are medians of the rounds; the ratio is the median of the rounds' candidate/baseline ratios (both sides measured back to back), its range the lowest and highest round.",
+      "",
+      formatRows(run.rows),
+    );
+    if (run.skipped.length > 0) parts.push("", ...run.skipped.map((note) => `- ${note}`));
+    parts.push(
+      "",
+      "Scenarios:",
+      "",
+      ...run.rows.map(
+        ({ comparison, note }) =>
+          `- **${comparison.name}**: ${comparison.description}.${note === undefined ? "" : ` Counted in the last candidate run: ${note}.`}`,
+      ),
+    );
+  }
+  if (run.latency !== undefined) {
+    parts.push(
+      "",
+      "### End-to-end latency",
+      "",
+      "Published at a steady 1,000 msg/s to a durable classic queue on one connection and consumed (prefetch 1) on another, in one process; latency runs from the publish call to the handler start. Each figure is the median over the rounds (max: the largest in any round). warren's p50 target (issue #10) is no higher than raw amqplib with TCP_NODELAY in the same run, its p99 target 5 ms.",
+      "",
+      formatLatency(run.latency),
+    );
+  }
+  if (run.concurrency !== undefined) {
+    parts.push(
+      "",
+      "### Consumer concurrency",
+      "",
+      "A pre-filled durable classic queue drained by warren at concurrency 1, 2, 4 and 8 (prefetch 1 per lane), the handler awaiting a 1 ms timer in place of 1 ms of I/O (bench/consume.ts); from the first delivery to the last.",
+      "",
+      formatConcurrency(run.concurrency),
+    );
+  }
+  if (run.rss !== undefined) {
+    parts.push(
+      "",
+      "### Memory under a publisher that outruns the broker",
+      "",
+      "200,000 publishes of 1 KiB issued to warren, 1,000 per event-loop turn, none awaited (bench/rss.ts), in a fresh process; RSS sampled every 100 ms. warren holds at most `maxInFlight` (1,000) written and `maxQueued` (100,000) waiting publishes and refuses the rest at once (`WARREN_PUBLISH_BACKLOG_FULL`).",
+      "",
+      formatRss(run.rss),
+    );
+  }
+  parts.push("<!-- bench:end -->");
+  return parts.join("\n");
 }

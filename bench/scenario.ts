@@ -35,6 +35,8 @@ export interface Measurement {
   messages: number;
   /** Wall time of the measured part, in seconds. */
   seconds: number;
+  /** What else the run counted, for the docs (e.g. database round trips per message). */
+  note?: string;
 }
 
 /** One measurable workload. */

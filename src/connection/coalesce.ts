@@ -1,31 +1,62 @@
 /**
- * Coalesces the socket writes made in one tick into one `writev`.
+ * Coalesces the socket writes amqplib makes together into one `writev`.
  *
  * Every warren connection sets TCP_NODELAY for low latency (docs/architecture.md#connections).
  * amqplib writes each frame to the socket separately, so with Nagle's
  * algorithm off every pipelined publish becomes its own TCP segment and
  * syscall; measured here that costs about 10 % of pipelined throughput.
- * Corking the socket on the first write of a tick and uncorking it on the
- * next `process.nextTick` sends what one tick produced as one write: a lone
- * publish still leaves at once, a burst leaves as one segment train.
+ *
+ * amqplib does not write frames as they are made: each channel buffers them
+ * and the connection's muxer (`connection.muxer`) copies them to the socket
+ * in one synchronous pass (`_readIncoming`, run from a `setImmediate` or on
+ * `drain`). Corking the socket for exactly that pass sends what it wrote as
+ * one write, and uncorks in the same tick: a lone frame leaves at once, with
+ * no `process.nextTick` or closure per pass (issue #10). When the muxer is
+ * not where amqplib 2 keeps it, writes are corked from the first write of a
+ * tick to the next `process.nextTick` instead.
  */
 import type { Writable } from "node:stream";
 import type { ChannelModel } from "amqplib";
 
 const COALESCED = Symbol("warren.coalesced");
 
+/** The part of amqplib's connection this module reaches into. */
+interface AmqplibConnection {
+  stream?: Writable;
+  muxer?: { _readIncoming?: () => void };
+}
+
 /**
- * Wraps the `write` of the model's socket (amqplib keeps it at
- * `connection.stream`) so that writes made in one tick are sent together.
- * Does nothing when the socket cannot be found or is already wrapped.
+ * Makes the writes amqplib's muxer does in one pass leave the model's socket
+ * as one write. Does nothing when the socket cannot be found or is already
+ * wrapped.
  */
 export function coalesceSocketWrites(model: ChannelModel): void {
-  const stream = (model.connection as unknown as { stream?: Writable }).stream;
+  const connection = model.connection as unknown as AmqplibConnection;
+  const stream = connection.stream;
   if (stream === undefined || typeof stream.cork !== "function") return;
   const marked = stream as Writable & { [COALESCED]?: true };
   if (marked[COALESCED]) return;
   marked[COALESCED] = true;
 
+  const muxer = connection.muxer;
+  const pass = muxer?._readIncoming;
+  if (muxer !== undefined && typeof pass === "function") {
+    muxer._readIncoming = function corkedPass(this: unknown): void {
+      stream.cork();
+      try {
+        pass.call(this);
+      } finally {
+        stream.uncork();
+      }
+    };
+    return;
+  }
+  corkUntilNextTick(stream);
+}
+
+/** The fallback: cork on the first write of a tick, uncork on the next `process.nextTick`. */
+function corkUntilNextTick(stream: Writable): void {
   const write = stream.write;
   let corked = false;
   const uncork = () => {

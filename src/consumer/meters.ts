@@ -46,8 +46,9 @@ export function bindMeters(
   queue: string,
   policy: RetryPolicy,
 ): ConsumerMeters {
+  // Counted locally, folded in when metrics are read (observability/local-series.ts).
   const consumed = (outcome: ConsumeOutcome) =>
-    zeroed(metrics.messagesConsumed.labels({ queue, outcome }));
+    metrics.local.count(zeroed(metrics.messagesConsumed.labels({ queue, outcome })));
   const deadLetters = {} as Record<DeadLetterReason, { inc(): void }>;
   for (const reason of deadLetterReasons) {
     deadLetters[reason] = zeroed(metrics.deadLetters.labels({ queue, reason }));
@@ -74,7 +75,7 @@ export function bindMeters(
       success: metrics.handlerDuration.labels({ queue, result: "success" }),
       failure: metrics.handlerDuration.labels({ queue, result: "failure" }),
     },
-    inFlight: metrics.handlersInFlight.labels({ queue }),
+    inFlight: metrics.local.count(metrics.handlersInFlight.labels({ queue })),
     overrun: zeroed(metrics.handlersOverrun.labels({ queue })),
   };
 }

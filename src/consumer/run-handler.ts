@@ -4,6 +4,7 @@
  * `AbortSignal` made only when the handler reads it or the deadline passes.
  */
 import type { ConsumeMessage } from "amqplib";
+import { Deadlines, type Expiring } from "../publisher/deadlines.ts";
 import { createContext, messageLogFields } from "./context.ts";
 import type { DeliveryRuntime } from "./handle-delivery.ts";
 import { idempotencyKeyOf } from "./idempotency.ts";
@@ -17,14 +18,20 @@ export class HandlerTimeoutError extends Error {
   }
 }
 
-/** Runs the handler with its deadline; throws what the handler threw. */
-export async function runHandler<T>(
+const completed = (): RunStatus => "completed";
+
+/**
+ * Runs the handler with its deadline; throws (or rejects with) what the
+ * handler threw. Not `async`: a synchronous handler's status comes back as
+ * is, and an async one's promise is not wrapped in one more.
+ */
+export function runHandler<T>(
   rt: DeliveryRuntime<T>,
   value: T,
   message: ConsumeMessage,
   attempt: number,
   timing: HandlerTiming,
-): Promise<"completed" | "duplicate" | "in-progress"> {
+): RunStatus | Promise<RunStatus> {
   // The controller is made only when a handler reads its signal or the
   // deadline passes: most handlers never look at it.
   let controller: AbortController | undefined;
@@ -35,12 +42,12 @@ export async function runHandler<T>(
   const contextFor = (scope: unknown) =>
     createContext(rt.queue, message, attempt, signal, rt.logger, scope);
   const idempotency = rt.options.idempotency;
-  let run: Promise<"completed" | "duplicate" | "in-progress">;
+  let run: Promise<RunStatus>;
   if (idempotency === undefined) {
     const result = rt.handler(value, contextFor(undefined));
     // A synchronous handler has finished already: no deadline to watch.
     if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return "completed";
-    run = Promise.resolve(result).then(() => "completed");
+    run = Promise.resolve(result).then(completed);
   } else {
     // No key means the guard cannot keep its promise: idempotencyKeyOf
     // throws a NonRetryableError and the message is dead-lettered.
@@ -52,10 +59,12 @@ export async function runHandler<T>(
   const timeoutMs = rt.options.timeoutMs;
   if (timeoutMs === 0) return run;
 
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+  const { promise, resolve, reject } = Promise.withResolvers<RunStatus>();
+  const watch: HandlerDeadline = {
+    deadline: 0,
+    state: "running",
+    timer: undefined,
+    expire: () => {
       rt.meters.timeouts.inc();
       // The handler may ignore its signal: its lane waits for this.
       timing.overrun = run.then(
@@ -66,23 +75,59 @@ export async function runHandler<T>(
       controller ??= new AbortController();
       controller.abort(error);
       reject(error);
-    }, timeoutMs);
-    run.then(
-      (status) => {
-        clearTimeout(timer);
-        resolve(status);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
+    },
+  };
+  const deadlines = deadlinesOf(rt);
+  deadlines.track(watch, timeoutMs, performance.now());
+  run.then(
+    (status) => {
+      if (watch.state === "done") return;
+      watch.state = "done";
+      deadlines.settled(watch);
+      resolve(status);
+    },
+    (error: unknown) => {
+      if (watch.state === "done") {
         // A handler that ignored its signal may fail after the deadline.
-        if (timedOut) {
-          rt.logger.debug(
-            { ...messageLogFields(message, attempt), err: error },
-            "handler failed after its timeout",
-          );
-        }
-        reject(error);
-      },
-    );
-  });
+        rt.logger.debug(
+          { ...messageLogFields(message, attempt), err: error },
+          "handler failed after its timeout",
+        );
+        return;
+      }
+      watch.state = "done";
+      deadlines.settled(watch);
+      reject(error);
+    },
+  );
+  return promise;
+}
+
+type RunStatus = "completed" | "duplicate" | "in-progress";
+
+/** The deadline of one running handler. */
+interface HandlerDeadline extends Expiring {
+  state: "running" | "done";
+  expire(): void;
+}
+
+/**
+ * The handler deadlines of each consumer, on one sweeping timer
+ * (publisher/deadlines.ts) rather than a `setTimeout` and `clearTimeout`
+ * per message: every handler of a consumer has the same `timeoutMs`, so
+ * they expire in the order they started.
+ */
+const deadlinesByRuntime = new WeakMap<object, Deadlines<HandlerDeadline>>();
+
+function deadlinesOf<T>(rt: DeliveryRuntime<T>): Deadlines<HandlerDeadline> {
+  let deadlines = deadlinesByRuntime.get(rt);
+  if (deadlines === undefined) {
+    deadlines = new Deadlines<HandlerDeadline>(rt.options.timeoutMs, (watch) => {
+      watch.state = "done";
+      deadlines?.settled(watch);
+      watch.expire();
+    });
+    deadlinesByRuntime.set(rt, deadlines);
+  }
+  return deadlines;
 }

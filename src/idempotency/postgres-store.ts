@@ -17,6 +17,34 @@ import {
 } from "./postgres-table.ts";
 import type { BeginResult, IdempotencyStore } from "./types.ts";
 
+/** What `pg` resolves a query with, as far as the store reads it. */
+interface QueryResultLike {
+  rowCount: number | null;
+  rows: Record<string, unknown>[];
+}
+
+/** SQLSTATE of the fenced done mark matching nothing: division_by_zero, see postgres-table.ts. */
+const LEASE_LOST_SQLSTATE = "22012";
+
+/** The lease statement's row: acquired when it carries our token. */
+function beginResult(row: Record<string, unknown> | undefined, token: string): BeginResult {
+  if (row?.token === token) return { status: "acquired", token };
+  return row?.state === "done" ? { status: "done" } : { status: "in-progress" };
+}
+
+/**
+ * `text` with `$1`, `$2`, ... replaced by literals: strings quoted by the
+ * connection's own `escapeLiteral`, numbers as integers. Only a query
+ * without parameters may hold several statements (the simple protocol).
+ */
+function withLiterals(client: PoolClient, text: string, values: (string | number)[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = values[Number(n) - 1];
+    if (typeof value === "number") return String(Math.trunc(value));
+    return client.escapeLiteral(String(value));
+  });
+}
+
 /** Defaults of {@link PostgresIdempotencyStoreOptions}. */
 export const POSTGRES_STORE_DEFAULTS = Object.freeze({
   /**
@@ -60,6 +88,21 @@ export interface PostgresIdempotencyStore extends IdempotencyStore {
    * done mark joins that connection's open transaction.
    */
   completeOn(client: PoolClient, key: string, token: string, retentionMs: number): Promise<boolean>;
+  /**
+   * The transactional guard's first round trip, on `client`: takes the
+   * lease and commits it (asynchronously, as `begin` does), then opens the
+   * transaction the handler runs in (`BEGIN`), all in one simple-protocol
+   * query. When the lease is not acquired the transaction is open all the
+   * same: roll it back.
+   */
+  beginTransaction(client: PoolClient, key: string, leaseMs: number): Promise<BeginResult>;
+  /**
+   * The transactional guard's last round trip, on `client`: the fenced done
+   * mark and `COMMIT` in one query. Resolves false when the lease was taken
+   * over: the mark matched nothing, the transaction is aborted (roll it
+   * back) and nothing of it commits. Rejects when COMMIT fails.
+   */
+  commitDone(client: PoolClient, key: string, token: string, retentionMs: number): Promise<boolean>;
 }
 
 /**
@@ -103,15 +146,38 @@ export function createPostgresIdempotencyStore(
     return result.rowCount === 1;
   }
 
+  /** Several statements in one simple-protocol query: one round trip, an array of results. */
+  async function multi(client: PoolClient, text: string): Promise<QueryResultLike[]> {
+    try {
+      return (await client.query(text)) as unknown as QueryResultLike[];
+    } catch (error) {
+      throw explainTableError(error, table);
+    }
+  }
+
   return {
     pool,
     table,
     async begin(key, leaseMs): Promise<BeginResult> {
       const token = randomUUID();
       const { rows } = await query(pool, sql.begin, [key, token, leaseMs]);
-      const row = rows[0];
-      if (row?.token === token) return { status: "acquired", token };
-      return row?.state === "done" ? { status: "done" } : { status: "in-progress" };
+      return beginResult(rows[0], token);
+    },
+    async beginTransaction(client, key, leaseMs): Promise<BeginResult> {
+      const token = randomUUID();
+      const lease = withLiterals(client, sql.begin, [key, token, leaseMs]);
+      const results = await multi(client, `${lease};\nCOMMIT;\nBEGIN`);
+      return beginResult(results[0]?.rows[0], token);
+    },
+    async commitDone(client, key, token, retentionMs): Promise<boolean> {
+      const mark = withLiterals(client, sql.fencedDone, [key, token, retentionMs]);
+      try {
+        await multi(client, `${mark};\nCOMMIT`);
+        return true;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === LEASE_LOST_SQLSTATE) return false;
+        throw error;
+      }
     },
     complete: (key, token, retentionMs) => completeOn(pool, key, token, retentionMs),
     completeOn,

@@ -73,6 +73,17 @@ FROM async_commit`,
     complete: `UPDATE ${t}
 SET state = 'done', expires_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
 WHERE key = $1 AND token = $2 AND state = 'leased'`,
+    // The done mark of the transactional guard, sent with COMMIT in one
+    // query: when the lease was taken over it matches no row and the
+    // division by zero (SQLSTATE 22012) aborts the transaction, so the
+    // COMMIT after it never runs and the handler's writes are rolled back.
+    fencedDone: `WITH done AS (
+  UPDATE ${t}
+  SET state = 'done', expires_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
+  WHERE key = $1 AND token = $2 AND state = 'leased'
+  RETURNING 1
+)
+SELECT 1 / (SELECT count(*)::int FROM done) AS fenced`,
     // Asynchronous too: a lost release only means the lease runs out instead.
     release: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
 DELETE FROM ${t} WHERE key = $1 AND token = $2 AND state = 'leased'

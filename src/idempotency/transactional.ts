@@ -5,12 +5,18 @@
  * after COMMIT but before the ack leaves its side effect once, and the
  * redelivered copy finds the key done and is acked as a duplicate.
  *
- * The lease is still taken first, on its own (autocommitted), so a second
+ * The lease is still taken first, committed on its own, so a second
  * consumer holding a copy sees `in-progress` instead of blocking on a row
  * lock for the whole handler. Fencing happens inside the transaction: the
  * done mark is an UPDATE matched on the token; when the lease was taken over
  * it matches nothing and the whole transaction, handler writes included, is
  * rolled back.
+ *
+ * Round trips per message (issue #10): two besides the handler's own. The
+ * lease, its COMMIT and the BEGIN go in one query; the done mark and the
+ * COMMIT in another (postgres-store.ts). Commits: two, the minimum the
+ * guarantee allows: the lease must be visible to other consumers before the
+ * handler runs, and the done mark must commit with the handler's writes.
  */
 import type { PoolClient } from "pg";
 import type { Logger } from "pino";
@@ -61,23 +67,20 @@ export function createTransactionalIdempotencyGuard(
     leaseMs,
     retentionMs,
     async run(key, work): Promise<GuardOutcome> {
-      const begun = await store.begin(key, leaseMs);
-      if (begun.status !== "acquired") return notRun(begun);
-      let client: PoolClient;
-      try {
-        client = await store.pool.connect();
-      } catch (error) {
-        await releaseAfterFailure(store, key, begun.token, leaseMs, logger);
-        throw error;
-      }
+      const client = await store.pool.connect();
       let broken: unknown;
+      let token: string | undefined;
       try {
-        await client.query("BEGIN");
-        await work({ client });
-        if (!(await store.completeOn(client, key, begun.token, retentionMs))) {
-          throw leaseLostError(key);
+        // One round trip: the lease (committed on its own) and BEGIN.
+        const begun = await store.beginTransaction(client, key, leaseMs);
+        if (begun.status !== "acquired") {
+          await client.query("ROLLBACK");
+          return notRun(begun);
         }
-        await client.query("COMMIT");
+        token = begun.token;
+        await work({ client });
+        // One round trip: the fenced done mark and COMMIT.
+        if (!(await store.commitDone(client, key, token, retentionMs))) throw leaseLostError(key);
         return { status: "completed" };
       } catch (error) {
         // After a failed COMMIT the outcome is unknown; the release below is
@@ -86,7 +89,9 @@ export function createTransactionalIdempotencyGuard(
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
           broken = rollbackError;
         });
-        await releaseAfterFailure(store, key, begun.token, leaseMs, logger);
+        if (token !== undefined) {
+          await releaseAfterFailure(store, key, token, leaseMs, logger);
+        }
         throw error;
       } finally {
         // A connection whose ROLLBACK failed is discarded, not pooled.

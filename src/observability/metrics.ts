@@ -5,6 +5,7 @@
  * still counted on a private one, so code paths never branch on "metrics on".
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { LocalSeries } from "./local-series.ts";
 
 /** What happened to one consumed message. */
 /**
@@ -83,6 +84,12 @@ export interface WarrenMetrics {
    * each running consumer adds itself and removes itself on close.
    */
   readonly consumerSources: Set<ConsumerSource>;
+  /**
+   * @internal Hot-path series counted locally and folded into
+   * `messagesConsumed`, `handlersInFlight` and `messagesPublished` when
+   * metrics are read (local-series.ts).
+   */
+  readonly local: LocalSeries;
 }
 
 /** @internal What the `warren_consumers` gauge reads from a running consumer. */
@@ -105,14 +112,19 @@ const ageBucketsSeconds = [
 export function createMetrics(registry: Registry = new Registry()): WarrenMetrics {
   const registers = [registry];
   const consumerSources = new Set<ConsumerSource>();
+  const local = new LocalSeries();
+  // Folds the locally counted deltas in before prom-client reads a metric.
+  const collect = () => local.flush();
   return {
     consumerSources,
+    local,
     registry,
     messagesConsumed: new Counter({
       name: "warren_messages_consumed_total",
       help: "Messages consumed, by queue and outcome (acked, retried, dead_lettered, duplicate, requeued, rejected).",
       labelNames: ["queue", "outcome"],
       registers,
+      collect,
     }),
     handlerDuration: new Histogram({
       name: "warren_handler_duration_seconds",
@@ -126,6 +138,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       help: "Publishes, by exchange and outcome (confirmed, nacked, returned, timeout, rejected, connection_lost).",
       labelNames: ["exchange", "outcome"],
       registers,
+      collect,
     }),
     confirmLatency: new Histogram({
       name: "warren_publish_confirm_seconds",
@@ -144,6 +157,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       help: "Message handlers running now, by queue.",
       labelNames: ["queue"],
       registers,
+      collect,
     }),
     handlersOverrun: new Counter({
       name: "warren_handlers_overrun_total",

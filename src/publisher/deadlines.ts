@@ -8,8 +8,14 @@
  * order and gets its own timer; that is the rare case.
  *
  * A `setTimeout` and `clearTimeout` per message showed up on the awaited
- * publish path (issue #10); arming one timer per sweep costs nothing per
- * message.
+ * publish path (issue #10). One at a time (an awaited publish, a consumer at
+ * prefetch 1) the FIFO empties after every message, so the timer is not
+ * cleared then but only unref'd: it stays armed, holds the event loop for
+ * no one, and the next entry refs it again, which is a counter change
+ * instead of a timer-list insert and removal. When it fires with nothing
+ * due it re-arms for the oldest live deadline, or stops when there is none.
+ *
+ * The consumer's handler deadlines use it too (consumer/run-handler.ts).
  */
 
 /** What a deadline tracks: an entry that settles at most once. */
@@ -28,6 +34,8 @@ export class Deadlines<T extends Expiring> {
   #fifo: T[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** True while the timer is armed but unref'd because nothing is tracked. */
+  #idle = false;
 
   /** `expire` is called once for each entry whose deadline passed unsettled. */
   constructor(defaultMs: number, expire: (entry: T) => void) {
@@ -45,7 +53,12 @@ export class Deadlines<T extends Expiring> {
       return;
     }
     this.#fifo.push(entry);
-    this.#timer ??= setTimeout(this.#sweep, timeoutMs);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#sweep, timeoutMs);
+    } else if (this.#idle) {
+      this.#idle = false;
+      this.#timer.ref();
+    }
   }
 
   /** Called after `entry` settled: stops its own timer, drops settled heads. */
@@ -57,16 +70,16 @@ export class Deadlines<T extends Expiring> {
     this.#dropSettledHeads();
   }
 
-  /** Stops the sweep timer when nothing is left to time out. */
+  /** Lets go of the event loop when nothing is left to time out. */
   #dropSettledHeads(): void {
     const fifo = this.#fifo;
     while (this.#head < fifo.length && (fifo[this.#head] as T).state === "done") this.#head++;
     if (this.#head === fifo.length) {
-      this.#fifo = [];
+      fifo.length = 0;
       this.#head = 0;
-      if (this.#timer !== undefined) {
-        clearTimeout(this.#timer);
-        this.#timer = undefined;
+      if (this.#timer !== undefined && !this.#idle) {
+        this.#idle = true;
+        this.#timer.unref();
       }
     } else if (this.#head > 1024 && this.#head * 2 > fifo.length) {
       this.#fifo = fifo.slice(this.#head);
@@ -76,6 +89,7 @@ export class Deadlines<T extends Expiring> {
 
   readonly #sweep = (): void => {
     this.#timer = undefined;
+    this.#idle = false;
     const now = performance.now();
     while (this.#head < this.#fifo.length) {
       const entry = this.#fifo[this.#head] as T;

@@ -25,7 +25,10 @@ export class PublishMetrics {
     if (children === undefined) {
       const { messagesPublished, confirmLatency } = this.#metrics;
       children = {
-        confirmed: messagesPublished.labels({ exchange, outcome: "confirmed" }),
+        // Counted locally, folded in when metrics are read (observability/local-series.ts).
+        confirmed: this.#metrics.local.count(
+          messagesPublished.labels({ exchange, outcome: "confirmed" }),
+        ),
         latency: confirmLatency.labels({ exchange }),
         outcome: (outcome) => messagesPublished.labels({ exchange, outcome }),
       };

@@ -35,9 +35,12 @@ it("keeps delayed messages through a broker restart and delivers them after it",
   expect(await messageCount("work")).toBe(0);
   await node.stop();
   await node.start();
-  // Nothing was lost: every message is still waiting or has arrived.
+  // Nothing was lost: every message is still waiting or has arrived. A
+  // message the wait queue is dead-lettering right now is counted twice: an
+  // at-least-once quorum queue keeps it until the target queue confirms it.
+  // So this reading is a floor; the exact counts are checked at the end.
   const waiting = await messageCount("events.delay.5s");
-  expect(waiting + (await messageCount("work"))).toBe(20);
+  expect(waiting + (await messageCount("work"))).toBeGreaterThanOrEqual(20);
   console.log(`restart took ${Date.now() - published} ms; ${waiting} of 20 still waiting after it`);
   const deadline = Date.now() + 60_000;
   while ((await messageCount("work")) < 20 && Date.now() < deadline) await sleep(200);

@@ -63,4 +63,25 @@ describe("Deadlines", () => {
     }
     expect(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length).toBe(before);
   });
+
+  it("expires an entry tracked after the FIFO emptied on the idle timer, not before its own deadline", async () => {
+    const expired: number[] = [];
+    const deadlines = new Deadlines<Entry>(80, (e) => {
+      expired.push(e.id);
+      e.state = "done";
+      deadlines.settled(e);
+    });
+    const first = entry(1);
+    deadlines.track(first, 80, performance.now());
+    first.state = "done";
+    deadlines.settled(first);
+    await sleep(40);
+    const second = entry(2);
+    deadlines.track(second, 80, performance.now());
+    // The idle timer, armed for the first entry, fires around 80 ms: too early for the second.
+    await sleep(60);
+    expect(expired).toEqual([]);
+    await sleep(150);
+    expect(expired).toEqual([2]);
+  });
 });
