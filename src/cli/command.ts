@@ -5,7 +5,7 @@
  */
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { BrokerEndpointOptions } from "../connection/endpoint.ts";
-import { endpointDefaults, urlList } from "../connection/endpoint.ts";
+import { endpointDefaults, resolveEndpoint, urlList } from "../connection/endpoint.ts";
 import type { CliIo, Output } from "./output.ts";
 
 /** Parsed flag values, as node:util parseArgs returns them. */
@@ -72,6 +72,20 @@ export type GlobalFlag = keyof typeof globalOptions;
 export const brokerFlags: readonly GlobalFlag[] = [
   "url",
   "management-url",
+  "ca",
+  "cert",
+  "key",
+  "servername",
+  "timeout-ms",
+];
+
+/**
+ * Global flags of a command that holds a long-lived client (`connect()`):
+ * the broker's URLs, the TLS files and the connect timeout. No management
+ * API: such a command only speaks AMQP.
+ */
+export const amqpClientFlags: readonly GlobalFlag[] = [
+  "url",
   "ca",
   "cert",
   "key",
@@ -212,5 +226,32 @@ export function endpointOptions(values: FlagValues, env: CliIo["env"]): BrokerEn
     }
     options.timeoutMs = ms;
   }
+  return options;
+}
+
+/** The part of `connect()`'s options that says where the broker is and how to reach it. */
+export interface ClientEndpoint {
+  url: string[];
+  /** The TLS files of `--ca`, `--cert`, `--key` and `--servername`, read. */
+  socketOptions?: { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string };
+  connectTimeoutMs: number;
+}
+
+/**
+ * The broker URLs, TLS material and connect timeout for `connect()`, from
+ * the same global flags (and environment) every other command reads, so
+ * that `--ca` and friends mean the same everywhere. Throws
+ * `WARREN_TLS_FILE_UNREADABLE` for a TLS file it cannot read.
+ */
+export async function clientEndpoint(
+  values: FlagValues,
+  env: CliIo["env"],
+): Promise<ClientEndpoint> {
+  const endpoint = await resolveEndpoint(endpointOptions(values, env));
+  const options: ClientEndpoint = {
+    url: [...endpoint.amqpUrls],
+    connectTimeoutMs: endpoint.timeoutMs,
+  };
+  if (Object.keys(endpoint.tls).length > 0) options.socketOptions = { ...endpoint.tls };
   return options;
 }

@@ -14,10 +14,11 @@ import type { FailedRow } from "../outbox/failed.ts";
 import { createPostgresOutbox, type PostgresOutbox } from "../outbox/outbox.ts";
 import type { RelayOptions } from "../outbox/relay-options.ts";
 import {
-  brokerUrl,
+  amqpClientFlags,
   type Command,
   type CommandContext,
   type CommandGroup,
+  clientEndpoint,
   type FlagValues,
   stringFlag,
   UsageError,
@@ -147,9 +148,7 @@ const relay: Command = {
     "retention-ms": { type: "string" },
     "metrics-port": { type: "string" },
   },
-  // The broker URL only: TLS files are not wired into the relay's AMQP
-  // connection yet, so they are refused rather than ignored.
-  globals: ["url"],
+  globals: amqpClientFlags,
   async run(context) {
     const { values, out } = context;
     const registry = new Registry();
@@ -165,10 +164,11 @@ const relay: Command = {
       if (value !== undefined) options[key] = value;
     }
     const metricsPort = integerFlag(values, "metrics-port", 0);
+    const endpoint = await clientEndpoint(values, context.io.env);
     const logger = pino({ level: context.io.env.WARREN_LOG_LEVEL ?? "warn" }, pino.destination(2));
     return withOutbox(context, async (outbox) => {
       const warren = await connect({
-        url: brokerUrl(values, context.io.env),
+        ...endpoint,
         serviceName: "warren outbox relay",
         logger,
         registry,

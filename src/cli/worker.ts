@@ -7,21 +7,27 @@
  *
  * The CLI owns the process here: SIGTERM or SIGINT starts a drain (readiness
  * goes false, consumers stop, in-flight handlers get `--drain-timeout-ms`);
- * a second signal gives up at once. Exit codes: 0 drained completely,
+ * a second signal gives up at once. SIGUSR1 pauses every consumer and
+ * SIGUSR2 resumes them (and resets a tripped kill switch), for an operator
+ * who knows a dependency is down or back; readiness stays true while paused.
+ * Both are handled from before the worker starts, so neither can kill a
+ * starting process (SIGUSR2's default action) nor open Node's inspector
+ * (SIGUSR1's). Exit codes: 0 drained completely,
  * 2 handlers were still running at the deadline (their messages went back to
  * the queue), 1 the worker could not start.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { ConsumeError, ErrorCode } from "../errors.ts";
 import { loadTopology } from "../topology/load.ts";
 import { workersOf } from "../worker/define-worker.ts";
-import { runWorker, runWorkerDefaults } from "../worker/run-worker.ts";
+import { type RunningWorker, runWorker, runWorkerDefaults } from "../worker/run-worker.ts";
 import {
-  brokerUrl,
+  amqpClientFlags,
   type Command,
   type CommandContext,
+  clientEndpoint,
   processSignals,
   stringFlag,
   UsageError,
@@ -68,6 +74,43 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * SIGUSR1 pauses the worker and SIGUSR2 resumes it. A signal that arrives
+ * while the worker starts is remembered and applied once it runs; one that
+ * arrives while it drains is logged and ignored.
+ */
+function operatorSignals(logger: Logger) {
+  let worker: RunningWorker | undefined;
+  let pauseWhenStarted = false;
+  let draining = false;
+  const pause = (running: RunningWorker) =>
+    running.pause().catch((error: unknown) => logger.error({ err: error }, "pause failed"));
+  const onPause = () => {
+    if (draining) return logger.info("SIGUSR1 ignored: draining");
+    logger.info("SIGUSR1: pausing every consumer (SIGUSR2 resumes)");
+    if (worker === undefined) pauseWhenStarted = true;
+    else pause(worker);
+  };
+  const onResume = () => {
+    if (draining) return logger.info("SIGUSR2 ignored: draining");
+    logger.info("SIGUSR2: resuming every consumer");
+    pauseWhenStarted = false;
+    worker?.resume();
+  };
+  process.on("SIGUSR1", onPause);
+  process.on("SIGUSR2", onResume);
+  return {
+    attach(running: RunningWorker) {
+      worker = running;
+      if (pauseWhenStarted) pause(running);
+    },
+    /** Draining from now on; the handlers stay, so that a late signal cannot kill the process. */
+    detach() {
+      draining = true;
+    },
+  };
+}
+
 export const workerCommand: Command = {
   summary: "run the workers a module exports, with health, metrics and a drain on SIGTERM",
   usage: "<module> --topology <file> [--concurrency n] [--health-port p]",
@@ -80,11 +123,12 @@ export const workerCommand: Command = {
     "--health-host <addr>        interface to bind ($WARREN_HEALTH_HOST, default 0.0.0.0 for probes)",
     "--drain-timeout-ms <ms>     how long SIGTERM waits for handlers ($WARREN_DRAIN_TIMEOUT_MS, default 30000)",
     "--tracing                   OpenTelemetry spans (needs @opentelemetry/api and an SDK)",
+    "Signals: SIGTERM/SIGINT drain (twice: stop at once), SIGUSR1 pauses every consumer, SIGUSR2 resumes.",
     "Exit codes: 0 drained completely, 1 could not start, 2 handlers still running at the drain deadline.",
   ],
   positionals: ["module"],
-  // The topology names the vhost; TLS goes in the amqps URL and NODE_EXTRA_CA_CERTS.
-  globals: ["url"],
+  // The topology names the vhost.
+  globals: amqpClientFlags,
   options: {
     topology: { type: "string" },
     concurrency: { type: "string" },
@@ -112,6 +156,7 @@ export const workerCommand: Command = {
     const healthHost = setting(context, "health-host", "HEALTH_HOST");
     const modulePath = context.positionals[0]!;
 
+    const endpoint = await clientEndpoint(context.values, io.env);
     const topology = await loadTopology(topologyFile, { env: io.env });
     const workers = workersOf(await importModule(modulePath), modulePath);
     const logger = pino({ name: "warren-worker", level });
@@ -122,9 +167,10 @@ export const workerCommand: Command = {
     const onSignal = (signal: NodeJS.Signals) => signalled.resolve(signal);
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
+    const control = operatorSignals(logger);
 
     const worker = await runWorker({
-      url: brokerUrl(context.values, io.env),
+      ...endpoint,
       topology,
       workers,
       drainTimeoutMs,
@@ -134,11 +180,13 @@ export const workerCommand: Command = {
       ...(healthHost === undefined ? {} : { healthHost }),
       ...(context.values.tracing === true ? { tracing: true } : {}),
     });
+    control.attach(worker);
     logger.info(
-      { queues: workers.map((w) => w.queue), health: worker.health.url },
+      { queues: workers.map((w) => w.queue), health: worker.health.url, pid: process.pid },
       "worker started",
     );
     const signal = await signalled.promise;
+    control.detach();
     logger.info({ signal }, "signal received: draining (send it again to stop at once)");
     const giveUp = (why: string) => {
       logger.error(why);

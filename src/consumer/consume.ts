@@ -240,12 +240,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** Subscribes or cancels lanes to match the intake (pause, probe, kill switch). */
   #applyIntake(): void {
     if (this.closing) return;
-    const cancels: Promise<void>[] = [];
-    for (const [index, lane] of this.#lanes.entries()) {
-      if (this.#intake.wantsLane(index)) lane.resume();
-      else cancels.push(lane.cancel());
-    }
-    this.#cancelling = Promise.all(cancels).then(() => {});
+    this.#cancelling = Promise.all(this.#lanes.map((lane) => lane.sync())).then(() => {});
   }
 
   /** Handlers running now (or settling their message). */
@@ -314,7 +309,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
     await this.#balancer?.stop();
-    await Promise.all(this.#lanes.map((lane) => lane.cancel()));
+    // Closing: every lane cancels (after any consume or cancel in progress).
+    await Promise.all(this.#lanes.map((lane) => lane.sync()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), drainTimeoutMs);

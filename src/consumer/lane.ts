@@ -11,6 +11,10 @@
  * the message it is handling, so that the broker has activated the next
  * consumer before this one's last message is acked but after its handler
  * finished: the next message of the partition cannot start before it ended.
+ *
+ * Pauses, probes and the kill switch reach a lane through `sync()`: the
+ * lane's basic.consume and basic.cancel run one at a time, each deciding
+ * from the intake as it is when it starts.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
@@ -60,7 +64,14 @@ export class Lane {
   #sub: Subscription | undefined;
   #subscriptions = 0;
   #buffer: { message: ConsumeMessage; sub: Subscription }[] = [];
-  #pump: Promise<void> | undefined;
+  /** The latest {@link Lane.#run}; settled once it has emptied the buffer. */
+  #pump: Promise<void> = Promise.resolve();
+  /** True while {@link Lane.#run} works through the buffer. */
+  #running = false;
+  /** The lane's basic.consume and basic.cancel, chained one after another. */
+  #ops: Promise<void> = Promise.resolve();
+  /** A sync waits in {@link Lane.#ops} and has not read the intake yet. */
+  #syncQueued = false;
   /** A delivery arrived since the current subscription started. */
   #delivered = false;
   /** Step back in the line at the next ack (see the module comment). */
@@ -87,7 +98,7 @@ export class Lane {
   }
 
   get busy(): boolean {
-    return this.#pump !== undefined;
+    return this.#running;
   }
 
   /**
@@ -126,18 +137,18 @@ export class Lane {
     if (tag === undefined) return;
     sub.consumerTag = undefined;
     this.#delivered = false;
-    sub.channel
-      .cancel(tag)
-      .then(async () => {
-        if (this.#consumer.closing || !sub.open || !this.#consumer.intake.wantsLane(this.#index)) {
-          return;
-        }
-        await this.#consume(sub, true);
-      })
-      .catch((error: unknown) => {
-        this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not step back");
-        this.#channel.discard(); // a new channel subscribes after the backoff
-      });
+    // The cancel frame leaves now (before an ack of this tick); the consume
+    // again waits in line with the lane's other operations (see sync()).
+    const cancelled = sub.channel.cancel(tag);
+    cancelled.catch(() => undefined); // awaited in line below; reported there
+    void this.#enqueue(async () => {
+      await cancelled;
+      if (!this.#wanted || !sub.open || this.#sub !== sub || sub.consumerTag !== undefined) return;
+      await this.#consume(sub, true);
+    }).catch((error: unknown) => {
+      this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not step back");
+      this.#channel.discard(); // a new channel subscribes after the backoff
+    });
   }
 
   /** Subscribes once; throws what went wrong (first start only). */
@@ -173,9 +184,18 @@ export class Lane {
       sub.open = false;
       sub.consumerTag = undefined;
     });
-    this.#sub = sub;
     await channel.prefetch(this.#consumer.options.prefetch);
-    await this.#consume(sub);
+    // Only now: a sync must not consume on a channel whose prefetch is not set.
+    this.#sub = sub;
+    await this.#enqueue(async () => {
+      if (this.#sub !== sub || !sub.open || sub.consumerTag !== undefined) return;
+      if (this.#wanted) await this.#consume(sub);
+    });
+  }
+
+  /** Should the lane be subscribed now? */
+  get #wanted(): boolean {
+    return !this.#consumer.closing && this.#consumer.intake.wantsLane(this.#index);
   }
 
   /**
@@ -191,11 +211,6 @@ export class Lane {
       { noAck: false },
     );
     sub.consumerTag = consumerTag;
-    // Paused while subscribing: the pause's cancel found no consumer tag yet.
-    if (!this.#consumer.closing && !this.#consumer.intake.wantsLane(this.#index)) {
-      await this.cancel();
-      return;
-    }
     if (quiet) return;
     this.#subscriptions++;
     if (this.#subscriptions > 1) {
@@ -229,67 +244,93 @@ export class Lane {
       this.#consumer.onActive?.();
     }
     this.#buffer.push({ message, sub });
-    this.#pump ??= this.#run();
+    if (!this.#running) this.#pump = this.#run();
   }
 
+  /**
+   * Runs the buffered deliveries one at a time until the buffer is empty.
+   * `#running` is set and cleared inside, never by the caller: a run that
+   * only hands deliveries back (paused) finishes before its promise is even
+   * returned, and a flag cleared by the caller would then stay set, leaving
+   * the lane "busy" and deaf to every later delivery.
+   */
   async #run(): Promise<void> {
+    this.#running = true;
     const rt = this.#consumer.runtime;
-    for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
-      if (!this.#consumer.intake.admit(item.message)) {
-        // Paused or tripped since it arrived: back to the queue, untouched.
-        if (item.sub.open) item.sub.delivery.nack(item.message, true);
-        continue;
+    try {
+      for (let item = this.#buffer.shift(); item !== undefined; item = this.#buffer.shift()) {
+        if (!this.#consumer.intake.admit(item.message)) {
+          // Paused or tripped since it arrived: back to the queue, untouched.
+          if (item.sub.open) item.sub.delivery.nack(item.message, true);
+          continue;
+        }
+        await handleDelivery(rt, item.message, item.sub.delivery);
+        if (this.#consumer.closing) break;
       }
-      await handleDelivery(rt, item.message, item.sub.delivery);
-      if (this.#consumer.closing) break;
-    }
-    this.#pump = undefined;
-  }
-
-  /** Stops taking messages: basic.cancel, and hands back buffered ones. */
-  async cancel(): Promise<void> {
-    this.#channel.stopReopening();
-    const sub = this.#sub;
-    if (sub?.open !== true) return;
-    const tag = sub.consumerTag;
-    sub.consumerTag = undefined;
-    if (tag !== undefined) {
-      await sub.channel.cancel(tag).catch((error: unknown) => {
-        this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
-      });
-    }
-    for (const item of this.#buffer.splice(0)) {
-      if (item.sub.open) item.sub.delivery.nack(item.message, true);
+    } finally {
+      this.#running = false;
     }
   }
 
   /**
-   * Takes messages again after {@link Lane.cancel} (a pause): consumes on the
-   * same channel when it is still open (a handler may still be settling on
-   * it), or opens a new one, and keeps it open from now on.
+   * Subscribes or cancels to match the intake (pause, probe, kill switch,
+   * close). The lane's basic.consume and basic.cancel run one at a time,
+   * and each sync reads the intake when it starts, not when it was asked
+   * for: a trip, a probe and a trip again in quick succession end in the
+   * state of the last one. (Deciding when asked left a lane cancelled while
+   * wanted: a resume that found a consume in progress was dropped, and that
+   * consume then cancelled itself for the trip before it.) Resolves once the
+   * lane matches the intake as this sync read it.
    */
-  resume(): void {
-    if (this.#consumer.closing) return;
-    const sub = this.#sub;
-    if (sub?.open === true && sub.consumerTag === undefined && !this.#resuming) {
-      this.#resuming = true;
-      this.#consume(sub)
-        .catch((error: unknown) => {
-          this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
-          this.#channel.discard(); // a new channel subscribes after the backoff
-        })
-        .finally(() => {
-          this.#resuming = false;
-        });
+  sync(): Promise<void> {
+    if (!this.#syncQueued) {
+      this.#syncQueued = true;
+      void this.#enqueue(() => {
+        this.#syncQueued = false;
+        return this.#match();
+      });
     }
-    this.#channel.keepOpen();
+    return this.#ops;
   }
 
-  #resuming = false;
+  /** Runs `op` after the lane's pending operations; its failure reaches the caller only. */
+  #enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.#ops.then(op);
+    this.#ops = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One step toward what the intake wants now; never throws. */
+  async #match(): Promise<void> {
+    const sub = this.#sub;
+    if (!this.#wanted) {
+      this.#channel.stopReopening();
+      if (sub?.open === true && sub.consumerTag !== undefined) {
+        const tag = sub.consumerTag;
+        sub.consumerTag = undefined;
+        await sub.channel.cancel(tag).catch((error: unknown) => {
+          this.#consumer.logger.debug({ err: error, lane: this.#index }, "cancel failed");
+        });
+      }
+      // Sent ahead before the cancel: back to the queue, untouched.
+      for (const item of this.#buffer.splice(0)) {
+        if (item.sub.open) item.sub.delivery.nack(item.message, true);
+      }
+      return;
+    }
+    // A lost channel is opened again; its on-open hook subscribes.
+    this.#channel.keepOpen();
+    if (sub?.open !== true || sub.consumerTag !== undefined) return;
+    // The same channel after a pause (a handler may still be settling on it).
+    await this.#consume(sub).catch((error: unknown) => {
+      this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
+      this.#channel.discard(); // a new channel subscribes after the backoff
+    });
+  }
 
   /** Resolves when the running handler (if any) has settled its message. */
   drained(): Promise<void> {
-    return this.#pump ?? Promise.resolve();
+    return this.#pump;
   }
 
   async closeChannel(): Promise<void> {

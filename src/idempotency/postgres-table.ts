@@ -11,22 +11,17 @@
 
 import { ErrorCode } from "../errors.ts";
 import { invalidOption } from "../options.ts";
+import { isUndefinedTable, parseTableName, type TableName } from "../postgres-table-name.ts";
 import { IdempotencyError } from "./errors.ts";
 
 /** Default table name of the PostgreSQL stores. */
 export const DEFAULT_IDEMPOTENCY_TABLE = "warren_idempotency";
 
 /** A validated table name with its SQL statements. */
-export interface IdempotencyTable {
-  /** As given, e.g. `warren_idempotency` or `jobs.idempotency`. */
-  name: string;
-  /** Quoted for SQL, e.g. `"jobs"."idempotency"`. */
-  quoted: string;
+export interface IdempotencyTable extends Pick<TableName, "name" | "quoted"> {
   /** Quoted name of its expiry index (in the table's schema). */
   indexName: string;
 }
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * Validates `name` (`table` or `schema.table`, letters, digits and `_`).
@@ -34,8 +29,8 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * @throws IdempotencyError `WARREN_INVALID_OPTIONS`
  */
 export function resolveIdempotencyTable(name = DEFAULT_IDEMPOTENCY_TABLE): IdempotencyTable {
-  const parts = name.split(".");
-  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
+  const parsed = parseTableName(name);
+  if (parsed === undefined) {
     throw invalidOption(
       { context: "idempotency table", errorClass: IdempotencyError },
       "table",
@@ -43,11 +38,10 @@ export function resolveIdempotencyTable(name = DEFAULT_IDEMPOTENCY_TABLE): Idemp
       'a plain identifier: letters, digits and "_", optionally qualified by a schema ("schema.table")',
     );
   }
-  const table = parts[parts.length - 1] ?? name;
   return {
     name,
-    quoted: parts.map((part) => `"${part}"`).join("."),
-    indexName: `"${table.slice(0, 48)}_expires_at_idx"`,
+    quoted: parsed.quoted,
+    indexName: `"${parsed.table.slice(0, 48)}_expires_at_idx"`,
   };
 }
 
@@ -102,15 +96,12 @@ DELETE FROM ${t} WHERE key = $1 AND token = $2 AND state = 'leased'
   };
 }
 
-/** The PostgreSQL error code for "relation does not exist". */
-const UNDEFINED_TABLE = "42P01";
-
 /**
  * Turns "relation does not exist" into an error that says to run the
  * migration; other errors pass through unchanged.
  */
 export function explainTableError(error: unknown, table: IdempotencyTable): unknown {
-  if ((error as { code?: unknown } | null)?.code !== UNDEFINED_TABLE) return error;
+  if (!isUndefinedTable(error)) return error;
   return new IdempotencyError(
     ErrorCode.WARREN_IDEMPOTENCY_TABLE_MISSING,
     `idempotency table ${table.quoted} does not exist; create it once with \`await migrateIdempotencyStore(pool, { table: "${table.name}" })\` (or run the SQL from idempotencyMigrationSql()) before consuming`,

@@ -9,24 +9,19 @@
  * built from the resolved {@link OutboxTable}.
  */
 import { ErrorCode } from "../errors.ts";
+import { isUndefinedTable, parseTableName, type TableName } from "../postgres-table-name.ts";
 import { OutboxError } from "./errors.ts";
 
 /** Default table name of the outbox. */
 export const DEFAULT_OUTBOX_TABLE = "warren_outbox";
 
 /** A validated table name with derived names. */
-export interface OutboxTable {
-  /** As given, e.g. `warren_outbox` or `shop.outbox`. */
-  name: string;
-  /** Quoted for SQL, e.g. `"shop"."outbox"`. */
-  quoted: string;
+export interface OutboxTable extends Pick<TableName, "name" | "quoted"> {
   /** Prefix for its index names (unquoted, in the table's schema). */
   indexPrefix: string;
   /** LISTEN/NOTIFY channel woken by every insert, e.g. `warren_outbox`. */
   channel: string;
 }
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * Validates `name` (`table` or `schema.table`: letters, digits and `_`).
@@ -34,19 +29,18 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * @throws OutboxError `WARREN_INVALID_OPTIONS`
  */
 export function resolveOutboxTable(name = DEFAULT_OUTBOX_TABLE): OutboxTable {
-  const parts = name.split(".");
-  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
+  const parsed = parseTableName(name);
+  if (parsed === undefined) {
     throw new OutboxError(
       ErrorCode.WARREN_INVALID_OPTIONS,
       `outbox table "${name}" is not a plain identifier; use letters, digits and "_", optionally qualified by a schema ("schema.table")`,
     );
   }
-  const table = parts[parts.length - 1] ?? name;
   return {
     name,
-    quoted: parts.map((part) => `"${part}"`).join("."),
-    indexPrefix: table.slice(0, 40),
-    channel: `warren_outbox_${parts.join("_")}`.slice(0, 63).toLowerCase(),
+    quoted: parsed.quoted,
+    indexPrefix: parsed.table.slice(0, 40),
+    channel: `warren_outbox_${parsed.parts.join("_")}`.slice(0, 63).toLowerCase(),
   };
 }
 
@@ -106,9 +100,6 @@ WHERE status = 'failed' AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))`,
   };
 }
 
-/** PostgreSQL's "relation does not exist". */
-const UNDEFINED_TABLE = "42P01";
-
 /** Socket-level failures and PostgreSQL's "admin shutdown" / "cannot connect now" classes. */
 function isUnavailable(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
@@ -135,7 +126,7 @@ export function explainOutboxError(
   inTransaction = false,
 ): unknown {
   if (error instanceof OutboxError) return error;
-  if ((error as { code?: unknown } | null)?.code === UNDEFINED_TABLE) {
+  if (isUndefinedTable(error)) {
     return new OutboxError(
       ErrorCode.WARREN_OUTBOX_TABLE_MISSING,
       `${during}: outbox table ${table.quoted} does not exist; create it once with \`await migrateOutbox(pool, { table: "${table.name}" })\` (or run the SQL from outboxMigrationSql()) before publishing`,

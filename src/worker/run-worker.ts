@@ -6,9 +6,12 @@
  * traffic), consumers stop taking messages, in-flight handlers get until the
  * drain deadline, then the connections close. Nothing is lost either way: a
  * message whose handler did not finish in time was never acked and the
- * broker redelivers it. The library never installs signal handlers; the CLI
- * wires SIGTERM and SIGINT to `stop()`.
+ * broker redelivers it. `pause()` and `resume()` hold and release every
+ * consumer for an operator. The library never installs signal handlers; the
+ * CLI wires SIGTERM and SIGINT to `stop()`, SIGUSR1 to `pause()` and SIGUSR2
+ * to `resume()`.
  */
+import type { SocketOptions } from "amqplib";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { connect, type Warren } from "../client.ts";
@@ -22,6 +25,13 @@ import type { WorkerDefinition } from "./define-worker.ts";
 export interface RunWorkerOptions {
   /** Broker URL (or the nodes of a cluster). */
   url: string | readonly string[];
+  /** TLS and other socket options for amqps URLs (see `connect`). */
+  socketOptions?: SocketOptions;
+  /**
+   * Socket timeout of one connect attempt, in milliseconds.
+   * @default connect's (10000)
+   */
+  connectTimeoutMs?: number;
   topology: Topology | CompiledTopology;
   workers: readonly WorkerDefinition[];
   /** Overrides every worker's `concurrency` when set. */
@@ -72,6 +82,19 @@ export interface RunningWorker {
   readonly warren: Warren;
   readonly health: HealthServer;
   readonly consumers: readonly Consumer[];
+  /**
+   * Stops every consumer taking messages until {@link RunningWorker.resume}
+   * (`pause()` on each): running handlers finish and settle, messages not
+   * started stay in their queues. `/readyz` stays 200 and names each paused
+   * queue in `degraded`: a paused worker needs no restart. Resolves once
+   * every subscription is cancelled.
+   */
+  pause(): Promise<void>;
+  /**
+   * Takes messages again after {@link RunningWorker.pause}, and ends any
+   * tripped or probing kill switch at once (`resume()` on each consumer).
+   */
+  resume(): void;
   /** Drains and closes (idempotent); see the module comment. */
   stop(): Promise<DrainResult>;
 }
@@ -86,6 +109,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     logger: options.logger,
     registry,
     serviceName: options.serviceName ?? runWorkerDefaults.serviceName,
+    ...(options.socketOptions === undefined ? {} : { socketOptions: options.socketOptions }),
+    ...(options.connectTimeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.connectTimeoutMs }),
     ...(options.tracing === true ? { tracing: true } : {}),
   });
   let stopping = false;
@@ -130,6 +157,19 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     warren,
     health: server,
     consumers,
+    pause: async () => {
+      if (stopping) return;
+      options.logger.info(
+        { queues: consumers.map((c) => c.queue) },
+        "worker paused: no messages taken until resumed",
+      );
+      await Promise.all(consumers.map((consumer) => consumer.pause()));
+    },
+    resume: () => {
+      if (stopping) return;
+      options.logger.info({ queues: consumers.map((c) => c.queue) }, "worker resumed");
+      for (const consumer of consumers) consumer.resume();
+    },
     stop: () => {
       stopped ??= stop();
       return stopped;

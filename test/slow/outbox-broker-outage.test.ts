@@ -6,8 +6,8 @@
  */
 import amqp from "amqplib";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Warren } from "../../src/client.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { connect } from "../../src/client.ts";
 import { createPostgresOutbox } from "../../src/outbox/outbox.ts";
 import {
   inTransaction,
@@ -16,27 +16,15 @@ import {
   sleep,
   withOutboxTable,
 } from "../integration/outbox/support.ts";
-import {
-  createThrowawayNode,
-  type ThrowawayNode,
-} from "../integration/publisher/throwaway-node.ts";
+import { useThrowawayNode } from "../integration/publisher/throwaway-node.ts";
 
 describe("outbox relay across a broker outage", () => {
   const pool = newPool(4);
-  let node: ThrowawayNode;
-  let warren: Warren | undefined;
-
-  beforeAll(async () => {
-    node = await createThrowawayNode();
-    await node.start();
-  }, 120_000);
-  afterAll(async () => {
-    await warren?.close();
-    await node?.destroy();
-    await pool.end();
-  });
+  const broker = useThrowawayNode();
+  afterAll(() => pool.end());
 
   it("keeps rows pending while the broker is down and delivers them all after", async () => {
+    const { node } = broker;
     const { table, drop } = await withOutboxTable(pool);
     const model = await amqp.connect(node.url);
     const channel = await model.createChannel();
@@ -46,11 +34,12 @@ describe("outbox relay across a broker outage", () => {
     await model.close();
 
     const outbox = createPostgresOutbox({ pool, table, exchange: "orders" });
-    warren = await connect({
+    const warren = await connect({
       url: node.url,
       logger,
       backoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
     });
+    broker.warren = warren;
     const relay = await outbox.startRelay(warren, {
       pollIntervalMs: 200,
       registry: new Registry(),

@@ -7,6 +7,8 @@ import { randomName } from "../../support/names.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
+export { readyCount } from "../../support/queues.ts";
+
 /** A broker user of its own, with a password no other test uses, on one vhost. */
 export interface TestUser {
   username: string;
@@ -103,19 +105,6 @@ export function startConsoleCli(args: string[]): Promise<ConsoleProcess> {
       reject(new Error(`warren console exited with ${code}:\n${output}`));
     });
   });
-}
-
-/** Ready messages in `queue` (declare-ok count: no statistics lag). */
-export async function readyCount(url: string, queue: string): Promise<number> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    const { messageCount } = await channel.checkQueue(queue);
-    await channel.close();
-    return messageCount;
-  } finally {
-    await connection.close();
-  }
 }
 
 /** Polls `read` until `done` holds (or throws the last value after `timeoutMs`). */

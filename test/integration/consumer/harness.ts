@@ -145,17 +145,24 @@ export async function consumedCount(h: Harness, outcome: string): Promise<number
   return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
 }
 
+/**
+ * Polls `check` until it returns a value (not undefined or false). `what`
+ * names the condition in the timeout error; pass a function to describe
+ * the state at the moment of the timeout (live counts), not at the call.
+ */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 10_000,
-  what = "condition",
+  what: string | (() => string | Promise<string>) = "condition",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const described = typeof what === "string" ? what : await what();
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${described}`);
+    }
     await sleep(25);
   }
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connect } from "../../../src/client.ts";
 import type { Consumer } from "../../../src/consumer/consume.ts";
@@ -10,6 +11,16 @@ import { createHarness, type Harness, logger, sleep, waitFor } from "./harness.t
 // 500 ms and 3 attempts. The long scenario (a dependency down for 10 s) is
 // test/reliability/consumer-dependency-outage.test.ts.
 const Q = "work";
+
+/** A child process's script: publishes `{ n: 1 }` to `events` and waits for the confirm. */
+const PUBLISH_ONE = `
+import amqp from "amqplib";
+const model = await amqp.connect(process.env.WARREN_TEST_URL);
+const channel = await model.createConfirmChannel();
+channel.publish("events", "job.created", Buffer.from(JSON.stringify({ n: 1 })), { persistent: true });
+await channel.waitForConfirms();
+await model.close();
+`;
 
 let h: Harness;
 beforeEach(async () => {
@@ -51,6 +62,38 @@ describe("consumer pause and resume", () => {
     expect(consumer.consuming).toBe(true);
     expect(consumer.pausedReason).toBeUndefined();
     expect(events).toEqual(["paused", "resumed by operator"]);
+  });
+  it("takes messages again after a delivery was refused on an idle lane (the broker sent it before the cancel)", async () => {
+    // The delivery reaches the client after pause() and before the broker
+    // has the cancel: the idle lane hands it back at once, without waiting
+    // for anything. That lane used to stay marked busy for ever and never
+    // ran another delivery, so a resumed consumer (or a kill switch's probe)
+    // left its message unacked on the channel.
+    const handled: { n: number; redelivered: boolean }[] = [];
+    const consumer = await h.consume<{ n: number }>(Q, (message, ctx) => {
+      handled.push({ n: message.n, redelivered: ctx.redelivered });
+    });
+    // Publish from another process while this one's event loop is blocked,
+    // then go on blocking until the broker has surely sent the delivery: it
+    // waits unread in the socket while pause() runs.
+    execFileSync(process.execPath, ["--input-type=module", "-e", PUBLISH_ONE], {
+      env: { ...process.env, WARREN_TEST_URL: h.url },
+      timeout: 30_000,
+    });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+    await consumer.pause();
+    await sleep(300);
+    expect(handled).toEqual([]);
+    expect(consumer.inFlight).toBe(0);
+
+    consumer.resume();
+    await waitFor(
+      () => handled.length === 1,
+      10_000,
+      () => `the message after resume (inFlight ${consumer.inFlight}, handled ${handled.length})`,
+    );
+    // Redelivered: it did reach the lane while paused and was handed back.
+    expect(handled).toEqual([{ n: 1, redelivered: true }]);
   });
 });
 
@@ -124,6 +167,43 @@ describe("kill switch", () => {
     expect(await metricValue("warren_kill_switch_state", { queue: Q, state: "running" })).toBe(1);
     expect(await h.depth("work.dlq")).toBe(0);
     expect(startedWhileTripped).toBe(0);
+  });
+
+  it("stays subscribed through quick trips and probes of one message (short cool-down, one lane)", async () => {
+    // A probe of one message fills the probe at once: the lane is cancelled
+    // while its consume may still be in progress, and a failed probe trips
+    // and probes again within milliseconds. A resume arriving during that
+    // consume used to be dropped, leaving the lane cancelled while probing.
+    // The dependency fails its first 40 calls (not for a while: on an idle
+    // machine a timed outage let every message exhaust its attempts, and the
+    // switch then rightly kept probing an empty queue).
+    let calls = 0;
+    const handled = new Set<number>();
+    const consumer = await h.consume<{ n: number }>(
+      Q,
+      (message) => {
+        calls++;
+        if (calls <= 40) throw new Error("dependency down");
+        handled.add(message.n);
+      },
+      {
+        killSwitch: { minMessages: 2, windowMs: 5_000, cooldownMs: 5, probeMessages: 1 },
+      },
+    );
+    const states: string[] = [];
+    consumer.on("tripped", () => states.push("tripped"));
+    consumer.on("probing", () => states.push("probing"));
+    consumer.on("resumed", () => states.push("resumed"));
+    for (let n = 0; n < 30; n++) await h.publish("events", "job.created", { n });
+    await waitFor(
+      async () => handled.size + (await h.depth("work.dlq")) === 30,
+      20_000,
+      () =>
+        `30 messages handled or dead-lettered (handled ${handled.size}; state ${consumer.killSwitchState}; subscribed lanes ${consumer.subscribedLanes}; ${states.length} transitions, last ${states.slice(-3).join(" > ")})`,
+    );
+    expect(states.filter((s) => s === "probing").length).toBeGreaterThan(2);
+    expect(states.at(-1)).toBe("resumed");
+    expect(consumer.consuming).toBe(true);
   });
 
   it("does not count NonRetryableError or invalid payloads toward the trip", async () => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import amqp, { type GetMessage } from "amqplib";
+import amqp from "amqplib";
 import { applyTopology } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
@@ -11,6 +11,7 @@ const _repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 /** The run's broker, from the global setup (test/support/global-setup.ts). */
 export const { url: amqpUrl, managementUrl } = brokerUrls();
 
+export { drain, readyCount } from "../../support/queues.ts";
 export { randomName };
 
 /** The AMQP URL of the test broker pointing at `vhost`. */
@@ -84,37 +85,6 @@ export async function publishDeadLetters(
     }
     await channel.waitForConfirms();
     await channel.close();
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Takes every message out of `queue` (acked), head first. */
-export async function drain(url: string, queue: string): Promise<GetMessage[]> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    const messages: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) break;
-      messages.push(message);
-    }
-    await channel.close();
-    return messages;
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Ready messages in `queue`, as the broker's declare-ok reports them (no stats lag). */
-export async function readyCount(url: string, queue: string): Promise<number> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    const { messageCount } = await channel.checkQueue(queue);
-    await channel.close();
-    return messageCount;
   } finally {
     await connection.close();
   }

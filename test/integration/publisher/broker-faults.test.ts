@@ -8,21 +8,12 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Warren } from "../../../src/client.ts";
 import { PublishError } from "../../../src/errors.ts";
+import { readyCount } from "../../support/queues.ts";
 import { until } from "../../support/wait.ts";
 import { logger, sleep } from "./support.ts";
 import { createThrowawayNode, type ThrowawayNode } from "./throwaway-node.ts";
 
 const fastBackoff = { initialDelayMs: 100, maxDelayMs: 1_000 };
-
-async function messageCount(url: string, queue: string): Promise<number> {
-  const model = await amqp.connect(url);
-  try {
-    const channel = await model.createChannel();
-    return (await channel.checkQueue(queue)).messageCount;
-  } finally {
-    await model.close();
-  }
-}
 
 describe("publisher against a broker that starts late, runs out of memory and restarts", () => {
   let node: ThrowawayNode;
@@ -59,7 +50,7 @@ describe("publisher against a broker that starts late, runs out of memory and re
     await channel.assertQueue(queue, { durable: true });
     await model.close();
     await warren.publish(queue, { hello: "late broker" });
-    expect(await messageCount(node.url, queue)).toBe(1);
+    expect(await readyCount(node.url, queue)).toBe(1);
   });
 
   it("fails fast with WARREN_PUBLISH_BLOCKED under a memory alarm, waits when asked, and recovers", async () => {
@@ -95,7 +86,7 @@ describe("publisher against a broker that starts late, runs out of memory and re
       await Promise.all([probe, waiterProbe, waited]);
       await warren.publish(queue, { after: "alarm" });
       // 1 from the first test, 2 probes, the waited one and the last one.
-      expect(await messageCount(node.url, queue)).toBe(5);
+      expect(await readyCount(node.url, queue)).toBe(5);
     } finally {
       await node.ctl("set_vm_memory_high_watermark", "0.4");
       await waiting.close();
@@ -105,7 +96,7 @@ describe("publisher against a broker that starts late, runs out of memory and re
   it("rides out a broker stop and restart: publishes settle, none hangs, later ones succeed", async () => {
     if (warren === undefined) throw new Error("needs the client of the previous test");
     const client = warren;
-    const before = await messageCount(node.url, queue);
+    const before = await readyCount(node.url, queue);
     const outcomes: Promise<string>[] = [];
     const publishMany = (count: number) => {
       for (let i = 0; i < count; i++) {
@@ -139,6 +130,6 @@ describe("publisher against a broker that starts late, runs out of memory and re
     await client.publish(queue, { after: "restart" });
     const confirmed = settled.filter((code) => code === "confirmed").length;
     // Durable queue, persistent messages: every confirmed one survived.
-    expect(await messageCount(node.url, queue)).toBeGreaterThanOrEqual(before + confirmed + 1);
+    expect(await readyCount(node.url, queue)).toBeGreaterThanOrEqual(before + confirmed + 1);
   });
 });

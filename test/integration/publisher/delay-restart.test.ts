@@ -4,51 +4,34 @@
  * it is back. Uses a throwaway node of its own, never the shared broker.
  */
 import amqp from "amqplib";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { connect, type Warren } from "../../../src/client.ts";
 import { declareCompiled } from "../../support/declare.ts";
+import { readyCount } from "../../support/queues.ts";
 import { sleep } from "../../support/wait.ts";
 import { delayTopology } from "./delay-topology.ts";
 import { logger } from "./support.ts";
-import { createThrowawayNode, type ThrowawayNode } from "./throwaway-node.ts";
+import { useThrowawayNode } from "./throwaway-node.ts";
 
-let node: ThrowawayNode;
-let warren: Warren | undefined;
-
-beforeAll(async () => {
-  node = await createThrowawayNode();
-  await node.start();
-}, 120_000);
-
-afterAll(async () => {
-  await warren?.close();
-  await node?.destroy();
-}, 60_000);
-
-async function messageCount(queue: string): Promise<number> {
-  const model = await amqp.connect(node.url);
-  try {
-    const channel = await model.createChannel();
-    return (await channel.checkQueue(queue)).messageCount;
-  } finally {
-    await model.close();
-  }
-}
+const broker = useThrowawayNode();
+const messageCount = (queue: string) => readyCount(broker.node.url, queue);
 
 it("keeps delayed messages through a broker restart and delivers them after it", async () => {
   const topology = delayTopology();
+  const { node } = broker;
   const model = await amqp.connect(node.url);
   await declareCompiled(await model.createChannel(), topology);
   await model.close();
-  warren = await connect({ url: node.url, publishExchange: "events", topology, logger });
+  const warren = await connect({ url: node.url, publishExchange: "events", topology, logger });
+  broker.warren = warren;
   await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      warren!.publish("order.created", { n: i }, { delay: "5s" }),
+      warren.publish("order.created", { n: i }, { delay: "5s" }),
     ),
   );
   const published = Date.now();
   await warren.close();
-  warren = undefined;
+  broker.warren = undefined;
   expect(await messageCount("work")).toBe(0);
   await node.stop();
   await node.start();

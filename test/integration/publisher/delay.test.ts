@@ -7,19 +7,9 @@
 import type { ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Warren } from "../../../src/client.ts";
-import { ErrorCode, PublishError } from "../../../src/errors.ts";
-import { declareCompiled } from "../../support/declare.ts";
+import { ErrorCode } from "../../../src/errors.ts";
 import { delayTopology } from "./delay-topology.ts";
-import { createVhost, logger, randomName, type TestVhost } from "./support.ts";
-
-async function rejection(promise: Promise<unknown>): Promise<PublishError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PublishError);
-  return error as PublishError;
-}
+import { clientOnTopology, logger, rejection, type TestVhost } from "./support.ts";
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -30,22 +20,13 @@ describe("delayed publish", () => {
   let warren: Warren;
   const topology = delayTopology();
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    vhost = await createVhost();
-    await declareCompiled(vhost.channel, topology);
-    warren = await connect({
-      url: vhost.url,
-      publishExchange: "events",
-      serviceName: randomName("delay-test"),
-      topology,
-      logger,
-    });
+    ({ vhost, warren, close } = await clientOnTopology(topology, "events"));
   });
 
-  afterAll(async () => {
-    await warren?.close();
-    await vhost?.close();
-  });
+  afterAll(() => close?.());
 
   it("delivers 50 messages published with delay 1s after about 1s, with their routing key", async () => {
     const count = 50;

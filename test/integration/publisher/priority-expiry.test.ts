@@ -5,14 +5,13 @@
  * reads it), and bad values are refused before anything is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Warren } from "../../../src/client.ts";
+import type { Warren } from "../../../src/client.ts";
 import { inspectDeadLetters } from "../../../src/dlq/inspect.ts";
-import { ErrorCode, PublishError } from "../../../src/errors.ts";
+import { ErrorCode } from "../../../src/errors.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
-import { declareCompiled } from "../../support/declare.ts";
 import { sleep } from "../../support/wait.ts";
-import { createVhost, logger, randomName, type TestVhost } from "./support.ts";
+import { clientOnTopology, rejection, type TestVhost } from "./support.ts";
 
 const topology = compileTopology(
   resolveTopology({
@@ -24,35 +23,17 @@ const topology = compileTopology(
   }),
 );
 
-async function rejection(promise: Promise<unknown>): Promise<PublishError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PublishError);
-  return error as PublishError;
-}
-
 describe("priorities and expiry", () => {
   let vhost: TestVhost;
   let warren: Warren;
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    vhost = await createVhost();
-    await declareCompiled(vhost.channel, topology);
-    warren = await connect({
-      url: vhost.url,
-      publishExchange: "jobs",
-      serviceName: randomName("prio-test"),
-      topology,
-      logger,
-    });
+    ({ vhost, warren, close } = await clientOnTopology(topology, "jobs"));
   });
 
-  afterAll(async () => {
-    await warren?.close();
-    await vhost?.close();
-  });
+  afterAll(() => close?.());
 
   it("delivers higher priorities first from a queue with priority", async () => {
     for (const [n, priority] of [

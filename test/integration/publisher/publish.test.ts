@@ -2,21 +2,11 @@ import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect, type Warren } from "../../../src/client.ts";
-import { PublishError } from "../../../src/errors.ts";
 import { defineMessages } from "../../../src/publisher/messages.ts";
 import { retainedHeapBytes } from "../../support/memory.ts";
-import { createVhost, logger, randomName, type TestVhost } from "./support.ts";
+import { createVhost, logger, randomName, rejection, type TestVhost } from "./support.ts";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-async function rejection(promise: Promise<unknown>): Promise<PublishError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PublishError);
-  return error as PublishError;
-}
 
 describe("publisher against a real broker", () => {
   let vhost: TestVhost;

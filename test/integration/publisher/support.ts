@@ -5,8 +5,13 @@
  */
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { pino } from "pino";
+import { expect } from "vitest";
+import { connect, type Warren } from "../../../src/client.ts";
+import { PublishError } from "../../../src/errors.ts";
 import { managementRequest } from "../../../src/testing/management.ts";
+import type { CompiledTopology } from "../../../src/topology/model.ts";
 import { brokerUrls, brokerUser } from "../../support/broker.ts";
+import { declareCompiled } from "../../support/declare.ts";
 import { randomName } from "../../support/names.ts";
 import { sleep } from "../../support/wait.ts";
 
@@ -97,3 +102,40 @@ export async function drainIds(channel: Channel, queue: string): Promise<Set<str
 }
 
 export { sleep };
+
+/** The PublishError `promise` rejects with (fails the test when it resolves or rejects otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<PublishError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(PublishError);
+  return error as PublishError;
+}
+
+/**
+ * A fresh vhost with `topology` declared in it and a client publishing to
+ * `publishExchange` there; `close()` closes the client and deletes the vhost.
+ */
+export async function clientOnTopology(
+  topology: CompiledTopology,
+  publishExchange: string,
+): Promise<{ vhost: TestVhost; warren: Warren; close(): Promise<void> }> {
+  const vhost = await createVhost();
+  await declareCompiled(vhost.channel, topology);
+  const warren = await connect({
+    url: vhost.url,
+    publishExchange,
+    serviceName: randomName(`${publishExchange}-test`),
+    topology,
+    logger,
+  });
+  return {
+    vhost,
+    warren,
+    async close() {
+      await warren.close();
+      await vhost.close();
+    },
+  };
+}

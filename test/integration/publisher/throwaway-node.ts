@@ -4,11 +4,14 @@
  * broker), stopped and started again with its data (a broker restart), and
  * driven with `rabbitmqctl` (a real memory alarm). Never the shared broker.
  */
+
 import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
+import type { Warren } from "../../../src/client.ts";
 import { findRabbitmqServer } from "../../../src/testing/broker-local.ts";
 import { canConnect } from "../../../src/testing/docker.ts";
 import { freePorts } from "../../../src/testing/ports.ts";
@@ -108,4 +111,37 @@ export async function createThrowawayNode(): Promise<ThrowawayNode> {
       unregister();
     },
   };
+}
+
+/** What {@link useThrowawayNode} gives the tests of a file. */
+export interface NodeForFile {
+  /** The node; set once the file's `beforeAll` ran. */
+  readonly node: ThrowawayNode;
+  /** The client a test connects to the node: closed after the file, before the node goes. */
+  warren: Warren | undefined;
+}
+
+/**
+ * A throwaway node for the tests of one file: created (and started, unless
+ * `started` is false) before them; after them the client a test stored in
+ * `warren` is closed, then the node is destroyed with its data.
+ */
+export function useThrowawayNode(options: { started?: boolean } = {}): NodeForFile {
+  let node: ThrowawayNode | undefined;
+  const forFile: NodeForFile = {
+    get node() {
+      if (node === undefined) throw new Error("the throwaway node is not created yet");
+      return node;
+    },
+    warren: undefined,
+  };
+  beforeAll(async () => {
+    node = await createThrowawayNode();
+    if (options.started !== false) await node.start();
+  }, 120_000);
+  afterAll(async () => {
+    await forFile.warren?.close();
+    await node?.destroy();
+  }, 60_000);
+  return forFile;
 }

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp, { type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../../src/cli/main.ts";
 import { HEADER } from "../../../src/headers.ts";
 import { brokerUrls } from "../../support/broker.ts";
 import { runCli } from "../../support/cli.ts";
+import { runInProcess } from "../../support/cli-in-process.ts";
 import { waitFor } from "../consumer/harness.ts";
 import { freshTopology, publishDeadLetters } from "../dlq/helpers.ts";
 
@@ -41,20 +41,9 @@ afterAll(async () => {
  * Runs the CLI in-process against the test broker (the dispatcher is the
  * same one bin/warren.js runs; one test below runs the real process).
  */
-async function cli(argv: string[]) {
+function cli(argv: string[]) {
   const { url, managementUrl } = brokerUrls();
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: { RABBITMQ_URL: url, RABBITMQ_MANAGEMENT_URL: managementUrl },
-  });
-  return { code, stdout, stderr };
+  return runInProcess(argv, { RABBITMQ_URL: url, RABBITMQ_MANAGEMENT_URL: managementUrl });
 }
 
 /** Runs status until it exits with `code` (management statistics lag by a second or so). */
