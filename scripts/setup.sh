@@ -178,6 +178,18 @@ else
 fi
 # ---------------------------------------------------------------------------
 
+# openssl makes the throwaway certificates of the TLS tests
+# (test/support/tls-proxy.ts). Skipped when it is already there.
+step "openssl"
+if command -v openssl >/dev/null 2>&1; then
+  echo "openssl present: $(openssl version)"
+else
+  apt_install openssl
+  command -v openssl >/dev/null 2>&1 || die "openssl is still missing after apt-get install"
+  echo "openssl installed: $(openssl version)"
+fi
+
+
 step "npm ci"
 npm ci --no-audit --no-fund </dev/null
 

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import amqp from "amqplib";
 import { brokerUrls, management } from "../../support/broker.ts";
 import { randomName } from "../../support/names.ts";
 

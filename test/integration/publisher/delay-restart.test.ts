@@ -5,7 +5,7 @@
  */
 import amqp from "amqplib";
 import { expect, it } from "vitest";
-import { connect, type Warren } from "../../../src/client.ts";
+import { connect } from "../../../src/client.ts";
 import { declareCompiled } from "../../support/declare.ts";
 import { readyCount } from "../../support/queues.ts";
 import { sleep } from "../../support/wait.ts";
