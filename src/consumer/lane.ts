@@ -30,6 +30,13 @@ interface Subscription {
   channel: Channel;
   open: boolean;
   consumerTag: string | undefined;
+  /**
+   * Tags this lane cancelled to step back in its partition's line. A delivery
+   * still arriving on one of them was sent before the broker saw the cancel,
+   * possibly while it already activated the next process: it goes back to the
+   * queue unhandled, so that process takes it, in order.
+   */
+  steppedBack: Set<string>;
   delivery: BatchedDeliveryChannel;
 }
 
@@ -117,8 +124,8 @@ export class Lane {
   /**
    * Cancels and subscribes again at once, stepping to the back of the
    * queue's line of waiting consumers. Only for an idle lane; a delivery the
-   * broker sent before it saw the cancel is still handled here
-   * (partition-balance.ts says when that matters).
+   * broker sent before it saw the cancel goes back to the queue unhandled
+   * (Subscription.steppedBack).
    */
   rejoin(): void {
     const sub = this.#sub;
@@ -136,6 +143,7 @@ export class Lane {
     const tag = sub.consumerTag;
     if (tag === undefined) return;
     sub.consumerTag = undefined;
+    sub.steppedBack.add(tag);
     this.#delivered = false;
     // The cancel frame leaves now (before an ack of this tick); the consume
     // again waits in line with the lane's other operations (see sync()).
@@ -168,6 +176,7 @@ export class Lane {
       channel,
       open: true,
       consumerTag: undefined,
+      steppedBack: new Set(),
       delivery: {
         ...batched,
         ack: (message) => {
@@ -239,6 +248,10 @@ export class Lane {
       return;
     }
     if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
+    if (sub.steppedBack.has(message.fields.consumerTag)) {
+      if (sub.open) sub.delivery.nack(message, true); // see Subscription.steppedBack
+      return;
+    }
     if (!this.#delivered) {
       this.#delivered = true;
       this.#consumer.onActive?.();

@@ -37,8 +37,8 @@
  * it), so with a larger prefetch neither rule runs. A step back cancels a
  * subscription without deliveries: one that waits (nothing is ever in flight
  * to it) or that is active on a partition without traffic; a message the
- * broker sends to that one in the same round trip is still handled here, the
- * one window in which two processes can handle one partition at once.
+ * broker sends to that one in the same round trip goes back to the queue
+ * unhandled (lane.ts), so the next process takes it.
  */
 import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
