@@ -51,6 +51,7 @@ import type {
 import { deadLetterQueueName, delayName, retryQueueName } from "./names.ts";
 import { compilePartitions } from "./partitions.ts";
 import type { BindingDefinition, QueueDefinition, Topology } from "./schema.ts";
+import { retryTierQueues } from "./tier-queues.ts";
 
 /** Compiles a validated topology into broker objects and retry policies. Pure. */
 export function compileTopology(topology: Topology): CompiledTopology {
@@ -118,19 +119,7 @@ export function compileTopology(topology: Topology): CompiledTopology {
       durable: true,
       arguments: workQueueArguments(name, queue),
     });
-    const seen = new Set<string>();
-    for (const tier of policy.tiers) {
-      if (seen.has(tier.queue)) continue;
-      seen.add(tier.queue);
-      queues.push({
-        name: tier.queue,
-        role: "retry",
-        owner: name,
-        type: queue.type,
-        durable: true,
-        arguments: tierArguments(name, tier.delayMs),
-      });
-    }
+    queues.push(...retryTierQueues(policy, name, queue.type, name, tierArguments));
     queues.push({
       name: policy.deadLetterQueue,
       role: "dlq",

@@ -40,6 +40,7 @@ import {
   retryQueueName,
 } from "./names.ts";
 import type { QueueDefinition } from "./schema.ts";
+import { retryTierQueues } from "./tier-queues.ts";
 
 /** Name of the consistent-hash exchange type, as the plugin registers it. */
 export const CONSISTENT_HASH_EXCHANGE_TYPE = "x-consistent-hash";
@@ -116,19 +117,7 @@ export function compilePartitions(
       durable: true,
       arguments: { ...workArguments, "x-single-active-consumer": true },
     });
-    const seen = new Set<string>();
-    for (const tier of policy.tiers) {
-      if (seen.has(tier.queue)) continue;
-      seen.add(tier.queue);
-      queues.push({
-        name: tier.queue,
-        role: "retry",
-        owner: name,
-        type: queue.type,
-        durable: true,
-        arguments: tierArguments(partition, tier.delayMs),
-      });
-    }
+    queues.push(...retryTierQueues(policy, name, queue.type, partition, tierArguments));
     bindings.push({
       source: exchangeName,
       destination: partition,
