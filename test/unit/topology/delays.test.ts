@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { TopologyError } from "../../../src/errors.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
-import { parseTopology, resolveTopology } from "../../../src/topology/load.ts";
+import { resolveTopology } from "../../../src/topology/load.ts";
 import { routesToQueue, topicMatches } from "../../../src/topology/route.ts";
+import { topologyRefusal, yaml } from "../../support/topology-text.ts";
 
-function failure(text: string) {
-  try {
-    parseTopology(text, { fileName: "t.yaml", env: {} });
-  } catch (error) {
-    if (error instanceof TopologyError) return error;
-    throw error;
-  }
-  throw new Error("expected the topology to be refused");
-}
-
-const yaml = (lines: string[]) => `${lines.join("\n")}\n`;
+const failure = (text: string) => topologyRefusal(text);
 
 describe("publish delays in the topology", () => {
   it("compiles each delay to a fanout wait exchange and a quorum TTL queue that dead-letters into the exchange", () => {

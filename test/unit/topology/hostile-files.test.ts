@@ -1,21 +1,11 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: topology files use ${VAR} interpolation
 import { describe, expect, it } from "vitest";
-import { TopologyError } from "../../../src/errors.ts";
 import { interpolate } from "../../../src/topology/interpolate.ts";
 import { parseTopology } from "../../../src/topology/load.ts";
 import { aliasBomb } from "../../support/hostile-files.ts";
+import { topologyRefusal, yaml } from "../../support/topology-text.ts";
 
-const yaml = (lines: string[]) => `${lines.join("\n")}\n`;
-
-function failure(text: string, env: Record<string, string> = {}): TopologyError {
-  try {
-    parseTopology(text, { fileName: "t.yaml", env });
-  } catch (error) {
-    if (error instanceof TopologyError) return error;
-    throw error;
-  }
-  throw new Error("expected the topology to be refused");
-}
+const failure = topologyRefusal;
 
 describe("hostile topology files", () => {
   it("refuses a YAML alias bomb under 1 KB at once, within the YAML library's alias limit", () => {

@@ -3,21 +3,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TopologyError } from "../../../src/errors.ts";
 import { loadTopology, parseTopology, resolveTopology } from "../../../src/topology/load.ts";
+import { topologyRefusal, yaml } from "../../support/topology-text.ts";
 
 /** The TopologyError parsing `text` as orders.yaml throws. */
-function failure(text: string, env: Record<string, string> = {}, fileName = "orders.yaml") {
-  try {
-    parseTopology(text, { fileName, env });
-  } catch (error) {
-    if (error instanceof TopologyError) return error;
-    throw error;
-  }
-  throw new Error("expected the topology to be refused");
-}
-
-const yaml = (lines: string[]) => `${lines.join("\n")}\n`;
+const failure = (text: string, env: Record<string, string> = {}, fileName = "orders.yaml") =>
+  topologyRefusal(text, env, fileName);
 
 describe("loadTopology", () => {
   let dir: string;

@@ -1,22 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { TopologyError } from "../../../src/errors.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
-import { parseTopology, resolveTopology } from "../../../src/topology/load.ts";
+import { resolveTopology } from "../../../src/topology/load.ts";
 import { planTopology } from "../../../src/topology/plan.ts";
 import { missingPluginError } from "../../../src/topology/plugins.ts";
 import { queuesReached } from "../../../src/topology/route.ts";
+import { topologyRefusal, yaml } from "../../support/topology-text.ts";
 
-function failure(text: string) {
-  try {
-    parseTopology(text, { fileName: "t.yaml", env: {} });
-  } catch (error) {
-    if (error instanceof TopologyError) return error;
-    throw error;
-  }
-  throw new Error("expected the topology to be refused");
-}
-
-const yaml = (lines: string[]) => `${lines.join("\n")}\n`;
+const failure = (text: string) => topologyRefusal(text);
 
 const partitioned = (partitionBy?: unknown) =>
   compileTopology(
