@@ -126,7 +126,14 @@ export class LocalCluster {
         writeNodeConfig(node.config, index === 0 ? undefined : seed),
       ),
     );
-    await Promise.all(this.#nodes.map((_, index) => this.#launch(index, deadline - Date.now())));
+    // The seed boots alone first. Booted side by side, a joining node could
+    // reach the seed's database while the seed was still creating its default
+    // user, and the seed's boot then failed with `user_already_exists` (seen
+    // once in a clean CI run). The others then join it side by side.
+    await this.#launch(0, deadline - Date.now());
+    await Promise.all(
+      this.#nodes.slice(1).map((_, i) => this.#launch(i + 1, deadline - Date.now())),
+    );
     await waitUntil(async () => (await this.#runningNodeCount(0)) === this.#nodes.length, {
       timeoutMs: Math.max(1_000, deadline - Date.now()),
       intervalMs: 100,
