@@ -22,7 +22,7 @@
  * only delays a row.
  */
 import { EventEmitter } from "node:events";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import type { Warren } from "../client.ts";
 import { backoffDelayMs } from "../connection/backoff.ts";
@@ -255,7 +255,7 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
         return { claimed: 0, trouble: undefined };
       }
       const fetchedAt = performance.now();
-      const outcomes = await this.#publishAll(rows);
+      const outcomes = await this.#publishAll(await this.#inKeyOrder(client, rows));
       const sent = outcomes.filter((o) => o.kind === "sent");
       const refused = outcomes.filter((o) => o.kind === "refused");
       if (sent.length > 0) {
@@ -286,6 +286,34 @@ export class OutboxRelay extends EventEmitter<RelayEvents> {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Leaves out (pending, for a later claim) the rows of a key whose first
+   * pending row the claim did not take. The claim's scan tries the key's
+   * advisory lock row by row: when the relay holding it commits mid-scan, the
+   * scan has already skipped the key's earlier rows and takes the later ones.
+   */
+  async #inKeyOrder(client: PoolClient, rows: ClaimedRow[]): Promise<ClaimedRow[]> {
+    const keys = [
+      ...new Set(rows.flatMap((r) => (r.ordering_key === null ? [] : [r.ordering_key]))),
+    ];
+    if (keys.length === 0) return rows;
+    const { rows: firsts } = await client.query<{ ordering_key: string; first: string }>(
+      this.#sql.firstPending,
+      [keys],
+    );
+    const first = new Map(firsts.map((f) => [f.ordering_key, f.first]));
+    const claimedFirst = new Map<string, string>();
+    for (const row of rows) {
+      if (row.ordering_key !== null && !claimedFirst.has(row.ordering_key)) {
+        claimedFirst.set(row.ordering_key, String(row.id));
+      }
+    }
+    return rows.filter(
+      (r) =>
+        r.ordering_key === null || first.get(r.ordering_key) === claimedFirst.get(r.ordering_key),
+    );
   }
 
   /** Publishes every claimed row; rows of one ordering key one after another. */

@@ -72,6 +72,11 @@ WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED`,
+    // The first pending row of each key, read after the claim: a claim's scan
+    // can take a key's advisory lock only after another relay committed, past
+    // the key's earlier rows it had already skipped (relay.ts, inKeyOrder).
+    firstPending: `SELECT ordering_key, min(id)::text AS first FROM ${t}
+WHERE status = 'pending' AND ordering_key = ANY($1::text[]) GROUP BY ordering_key`,
     markSent: `UPDATE ${t} SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = ANY($1::bigint[])`,
     deleteSent: `DELETE FROM ${t} WHERE id = ANY($1::bigint[])`,
     // Refused by the broker (unroutable, nacked): try again after a backoff,
