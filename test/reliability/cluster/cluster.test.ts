@@ -60,8 +60,4 @@ describe("the local cluster", () => {
 
 baselineScenario();
 nodeScenarios();
-// Scenario numbers listed in WARREN_RELIABILITY_SKIP are not registered.
-// .ci/run lists 11 while the defect it found is open: in one clean CI run
-// neither consumer subscribed again to the restored queue (docs/reliability.md).
-const skipped = new Set((process.env.WARREN_RELIABILITY_SKIP ?? "").split(","));
-if (!skipped.has("11")) queueDeletedScenario();
+queueDeletedScenario();
