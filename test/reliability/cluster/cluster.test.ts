@@ -18,9 +18,22 @@ let formedInMs = 0;
 // waiting for it.
 let starting: Promise<LocalCluster> | undefined;
 
+/**
+ * Forms the cluster, once more if the first formation fails (logged: the
+ * figures say how long formation took, and a second try is not hidden).
+ */
+async function formCluster(): Promise<LocalCluster> {
+  try {
+    return await startLocalCluster();
+  } catch (error) {
+    console.log(`[reliability] the cluster did not form, trying once more: ${String(error)}`);
+    return startLocalCluster();
+  }
+}
+
 beforeAll(async () => {
   const started = Date.now();
-  starting = startLocalCluster();
+  starting = formCluster();
   const [formed, pg] = await Promise.all([starting, findOrStartPostgres()]);
   formedInMs = Date.now() - started;
   shared.cluster = formed;
