@@ -43,6 +43,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const retry of shared.cluster?.bootRetries ?? []) {
+    console.log(`[reliability] a node's boot exited and was tried again: ${retry}`);
+  }
   await starting?.then((c) => c.stop()).catch(() => undefined);
   await postgres?.stop();
 });
