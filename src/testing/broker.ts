@@ -147,11 +147,18 @@ export async function findOrStartBroker(options: FindOrStartBrokerOptions = {}):
       tried.push("local: no rabbitmq-server in /usr/lib/rabbitmq/bin, Homebrew's sbin or PATH");
       continue;
     }
-    const node = await startLocalBroker({
-      serverPath,
-      env,
-      startTimeoutMs,
-      stopTimeoutMs: options.stopTimeoutMs ?? BROKER_DEFAULTS.stopTimeoutMs,
+    const start = () =>
+      startLocalBroker({
+        serverPath,
+        env,
+        startTimeoutMs,
+        stopTimeoutMs: options.stopTimeoutMs ?? BROKER_DEFAULTS.stopTimeoutMs,
+      });
+    // A port checked free can still be taken before the node binds it
+    // (ports.ts); the node then exits with eaddrinuse. New ports, once.
+    const node = await start().catch((error: unknown) => {
+      if (!String((error as Error).message).includes("eaddrinuse")) throw error;
+      return start();
     });
     return {
       url: node.url,
