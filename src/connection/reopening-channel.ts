@@ -130,10 +130,22 @@ export class ReopeningChannel<C extends Channel = Channel> {
   /**
    * Closes the current channel (after an operation the broker refused, or to
    * start over); a kept-open channel is replaced after a backoff.
+   *
+   * `channel` names the one to close when the caller holds it: it may still
+   * be in its on-open hook, not yet the current one. (A consumer's broker
+   * cancel can arrive in the same socket read as its consume-ok, before the
+   * hook's promise has settled.) Such a channel is closed, and its close
+   * ends the open that is under way as a failure, which is retried after the
+   * backoff like any other.
    */
-  discard(): void {
-    const channel = this.#channel;
+  discard(channel: C | undefined = this.#channel): void {
     if (channel === undefined) return;
+    if (channel !== this.#channel) {
+      channel.close().catch(() => {
+        // Already closed.
+      });
+      return;
+    }
     // Forgotten at once, so that the next get() never hands out the closing one.
     this.#channel = undefined;
     this.#options.onClose?.(channel, undefined);

@@ -38,6 +38,7 @@ import {
 } from "./options.ts";
 import { startPartitionBalancer } from "./partition-balance.ts";
 import { checkPartitionedOptions } from "./partitioned.ts";
+import { startSubscriptionWatch } from "./subscription-watch.ts";
 
 /** What a consumer needs from the client that starts it. */
 export interface ConsumerDeps {
@@ -104,6 +105,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   #closing: Promise<void> | undefined;
   #drainCompleted: boolean | undefined;
   #depth: { stop(): Promise<void> } | undefined;
+  #watch: { stop(): Promise<void> } | undefined;
   #balancer: ReturnType<typeof startPartitionBalancer> | undefined;
   readonly #deps: ConsumerDeps;
   readonly #intake: ConsumerIntake;
@@ -290,7 +292,27 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
         logger: this.logger,
       });
     }
+    if (this.options.subscriptionCheckMs > 0) {
+      const staleSubscriptions = this.#deps.metrics.staleSubscriptions;
+      this.#watch = startSubscriptionWatch({
+        connection: this.connection,
+        // One lane per partition, or every lane on the one queue.
+        queues: (this.#runtimes.length > 1
+          ? this.#runtimes.map((rt, i) => ({ queue: rt.queue, lanes: [this.#lanes[i]!] }))
+          : [{ queue: this.queue, lanes: this.#lanes }]
+        ).map((watched) => ({ ...watched, singleActive: this.#isSingleActive(watched.queue) })),
+        intervalMs: this.options.subscriptionCheckMs,
+        logger: this.logger,
+        onStale: (queue, lanes) => staleSubscriptions.inc({ queue }, lanes),
+      });
+    }
     this.logger.info({ lanes: this.#lanes.length }, "consumer started");
+  }
+
+  /** Is `queue` declared with single active consumer (every partition is)? */
+  #isSingleActive(queue: string): boolean {
+    const declared = this.#deps.topology.queues.find((q) => q.name === queue);
+    return declared?.arguments["x-single-active-consumer"] === true;
   }
 
   /**
@@ -308,6 +330,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#stopping.abort();
     this.#deps.metrics.consumerSources.delete(this);
     await this.#depth?.stop();
+    await this.#watch?.stop();
     await this.#balancer?.stop();
     // Closing: every lane cancels (after any consume or cancel in progress).
     await Promise.all(this.#lanes.map((lane) => lane.sync()));

@@ -122,6 +122,30 @@ export class Lane {
   }
 
   /**
+   * When the current subscription's basic.consume was sent
+   * (`performance.now()`); undefined while not subscribed.
+   */
+  get subscribedSince(): number | undefined {
+    return this.subscribed ? this.#subscribedAt : undefined;
+  }
+
+  /**
+   * The broker no longer holds this lane's subscription, though no cancel
+   * came (subscription-watch.ts): drops the channel and subscribes again on a
+   * new one after the backoff, as after a cancel. Only an idle lane: the ack
+   * of a running handler would be dropped with its channel (the watch asks
+   * again at its next check).
+   */
+  dropStaleSubscription(): boolean {
+    const sub = this.#sub;
+    if (sub?.consumerTag === undefined || this.busy || this.#consumer.closing) return false;
+    sub.consumerTag = undefined;
+    this.#consumer.emit("cancelled", this.#index);
+    this.#channel.discard(sub.channel);
+    return true;
+  }
+
+  /**
    * Cancels and subscribes again at once, stepping to the back of the
    * queue's line of waiting consumers. Only for an idle lane; a delivery the
    * broker sent before it saw the cancel goes back to the queue unhandled
@@ -155,7 +179,7 @@ export class Lane {
       await this.#consume(sub, true);
     }).catch((error: unknown) => {
       this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not step back");
-      this.#channel.discard(); // a new channel subscribes after the backoff
+      this.#channel.discard(sub.channel); // a new channel subscribes after the backoff
     });
   }
 
@@ -248,8 +272,9 @@ export class Lane {
         "broker cancelled the subscription (queue deleted?); re-subscribing when it is back",
       );
       this.#consumer.emit("cancelled", this.#index);
-      // A new channel subscribes again, after the backoff, until the queue is back.
-      if (!this.#consumer.closing) this.#channel.discard();
+      // A new channel subscribes again, after the backoff, until the queue is
+      // back. Named: the cancel may come while its channel is still opening.
+      if (!this.#consumer.closing) this.#channel.discard(sub.channel);
       return;
     }
     if (this.#consumer.closing) return; // left unacked: requeued when the channel closes
@@ -342,7 +367,7 @@ export class Lane {
     // The same channel after a pause (a handler may still be settling on it).
     await this.#consume(sub).catch((error: unknown) => {
       this.#consumer.logger.warn({ err: error, lane: this.#index }, "could not resume");
-      this.#channel.discard(); // a new channel subscribes after the backoff
+      this.#channel.discard(sub.channel); // a new channel subscribes after the backoff
     });
   }
 

@@ -111,6 +111,15 @@ export interface ConsumeOptions<T> {
    * @default 15000
    */
   depthIntervalMs?: number;
+  /**
+   * How often the consumer checks that the broker still holds its
+   * subscriptions (queue.declare passive of the queue it consumes), in
+   * milliseconds; 0 turns it off. It catches a queue deleted without the
+   * cancel notification that normally tells the consumer (seen on a
+   * RabbitMQ 3.10 cluster): see docs/consuming.md.
+   * @default 2000
+   */
+  subscriptionCheckMs?: number;
   /** Runs each message at most once per key (docs/architecture.md#idempotency-leases). */
   idempotency?: IdempotencyOptions<T>;
   /**
@@ -166,6 +175,8 @@ export const consumeDefaults = Object.freeze({
   requeueDelayMs: 1_000,
   /** Queue depth sampling period, in milliseconds; 0 turns it off. @default 15000 */
   depthIntervalMs: 15_000,
+  /** Subscription check period, in milliseconds; 0 turns it off. @default 2000 */
+  subscriptionCheckMs: 2_000,
   /** Retries by `RetryLaterError` that may skip counting an attempt. @default 10 */
   maxUncountedRetries: 10,
   /** How long the first subscribe waits for the connection to open, in milliseconds. @default 60000 */
@@ -184,6 +195,7 @@ export interface ResolvedConsumeOptions<T> {
   resubscribeMaxDelayMs: number;
   requeueDelayMs: number;
   depthIntervalMs: number;
+  subscriptionCheckMs: number;
   connectTimeoutMs: number;
   idempotency: ResolvedIdempotency<T> | undefined;
   /** Undefined when the kill switch is off. */
@@ -207,6 +219,7 @@ const consumeSchema = z.object({
   resubscribeMaxDelayMs: integer(1).default(consumeDefaults.resubscribeMaxDelayMs),
   requeueDelayMs: integer(0).default(consumeDefaults.requeueDelayMs),
   depthIntervalMs: integer(0).default(consumeDefaults.depthIntervalMs),
+  subscriptionCheckMs: integer(0).default(consumeDefaults.subscriptionCheckMs),
   idempotency: opaque<IdempotencyOptions<unknown>>()
     .refine((value) => value === undefined || (typeof value === "object" && value !== null), {
       error: "an object with a store or a guard",
@@ -243,6 +256,7 @@ export function resolveConsumeOptions<T>(
     resubscribeMaxDelayMs: o.resubscribeMaxDelayMs,
     requeueDelayMs: o.requeueDelayMs,
     depthIntervalMs: o.depthIntervalMs,
+    subscriptionCheckMs: o.subscriptionCheckMs,
     connectTimeoutMs: d.connectTimeoutMs,
     idempotency:
       idempotency === undefined

@@ -49,6 +49,7 @@ export interface WarrenMetrics {
    * signal was aborted; each held its lane until it settled. Labels: queue.
    */
   readonly handlersOverrun: Counter<"queue">;
+  readonly staleSubscriptions: Counter<"queue">;
   /** Messages ready in a queue, its retry tiers and its DLQ. Labels: queue. */
   readonly queueDepth: Gauge<"queue">;
   /** 1 while connected. Labels: role (`publisher` | `consumer`). */
@@ -165,6 +166,12 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
     handlersOverrun: new Counter({
       name: "warren_handlers_overrun_total",
       help: "Handlers still running after their timeout aborted them, by queue; each holds its lane until it settles.",
+      labelNames: ["queue"],
+      registers,
+    }),
+    staleSubscriptions: new Counter({
+      name: "warren_consumer_stale_subscriptions_total",
+      help: "Consumer subscriptions the broker had forgotten without a cancel notification (queue deleted), subscribed again; by queue.",
       labelNames: ["queue"],
       registers,
     }),

@@ -81,6 +81,8 @@ export class LocalCluster {
   readonly #nodes: NodeState[];
   readonly #startTimeoutMs: number;
   #unregister: () => void = () => undefined;
+  /** Boots of a restarted node that exited by themselves and were tried again (see startNode). */
+  readonly bootRetries: string[] = [];
   #stopped = false;
 
   /** @internal Use {@link startLocalCluster}. */
@@ -145,7 +147,15 @@ export class LocalCluster {
     const node = this.#at(index);
     node.server = spawnNode(node.config);
     node.paused = false;
-    await waitForAmqp(node.config, node.server, timeoutMs);
+    try {
+      await waitForAmqp(node.config, node.server, timeoutMs);
+    } catch (error) {
+      // What the node said is the only clue to why it did not come up.
+      throw new Error(
+        `node ${node.config.name} did not start: ${(error as Error).message}\n${nodeLogTail(node.config)}`,
+        { cause: error },
+      );
+    }
   }
 
   async #runningNodeCount(index: number): Promise<number> {
@@ -212,7 +222,21 @@ export class LocalCluster {
   async startNode(index: number): Promise<void> {
     const node = this.#at(index);
     if (node.server !== undefined) return;
-    await this.#launch(index, this.#startTimeoutMs);
+    for (let boot = 1; ; boot++) {
+      try {
+        await this.#launch(index, this.#startTimeoutMs);
+        break;
+      } catch (error) {
+        // RabbitMQ 3.10.8 nodes started side by side after a whole-cluster
+        // stop sometimes fail their boot with incompatible_feature_flags: a
+        // peer still booting reports its enabled flags as unsupported. The
+        // node exits; booting it again works. Only a boot that exited by
+        // itself is tried again, at most twice, and each retry is recorded.
+        if (this.#at(index).server?.exitReason === undefined || boot >= 3) throw error;
+        this.bootRetries.push(`${node.config.name}: ${firstLine(error)}`);
+        node.server = undefined;
+      }
+    }
     await waitUntil(async () => (await this.#runningNodeCount(index)) >= 1, {
       timeoutMs: this.#startTimeoutMs,
       intervalMs: 100,
@@ -377,4 +401,11 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     );
   }
   return cluster;
+}
+
+/** The first line of an error's message, and its cause's boot failure when the log names one. */
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const reason = /Error during startup: (.*)/.exec(text)?.[1];
+  return reason === undefined ? (text.split("\n")[0] ?? text) : `boot failed: ${reason}`;
 }

@@ -12,6 +12,7 @@
  * YAML library's alias limit and a node budget stop alias bombs, and no
  * check is quadratic in the number of keys (measured in docs/hostile-inputs.md).
  */
+
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
@@ -23,6 +24,7 @@ import {
   jsonSyntaxIssue,
   topologyFailure,
 } from "./issues.ts";
+import { MAX_FLOW_NESTING, tooDeepAt } from "./nesting.ts";
 import { knownKeysAt, type Topology, topologySchema } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 import { checkAliases, ExpansionLimitError, type Path, TreeReader } from "./yaml-tree.ts";
@@ -109,6 +111,16 @@ export function parseTopology(text: string, options: ParseTopologyOptions): Topo
   const syntax = (issues: TopologyIssue[]) =>
     topologyFailure(codes.parse, fileName, `not valid ${json ? "JSON" : "YAML"}`, tooDeep(issues));
 
+  const deepLine = tooDeepAt(text);
+  if (deepLine !== undefined) {
+    throw syntax([
+      {
+        path: "",
+        line: deepLine,
+        message: `nested too deeply to read (lists or mappings more than ${MAX_FLOW_NESTING} levels inside each other); a topology needs a few levels`,
+      },
+    ]);
+  }
   if (json && text.trim() !== "") {
     try {
       JSON.parse(text);
