@@ -72,6 +72,10 @@ export class LocalObservations {
   }
 
   observe(value: number): void {
+    // prom-client throws on these; held, one would throw later, at a fold
+    // on another message's path or in a scrape. Warren only observes
+    // differences of clock readings, so none is expected.
+    if (!Number.isFinite(value)) return;
     this.#values[this.#size++] = value;
     if (this.#size === LocalObservations.capacity) this.flush();
   }

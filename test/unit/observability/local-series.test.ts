@@ -58,6 +58,11 @@ describe("local series", () => {
     expect(seen.at(-1)).toBe(7);
     local.flush();
     expect(seen).toHaveLength(LocalObservations.capacity + 1);
+    // prom-client would throw on these at the fold; they are left out instead.
+    local.observe(Number.NaN);
+    local.observe(Number.POSITIVE_INFINITY);
+    local.flush();
+    expect(seen).toHaveLength(LocalObservations.capacity + 1);
   });
 
   it("keeps a locally counted gauge exact through increments and decrements", async () => {
