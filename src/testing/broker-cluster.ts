@@ -221,20 +221,21 @@ export class LocalCluster {
    */
   async startNode(index: number): Promise<void> {
     const node = this.#at(index);
-    if (node.server !== undefined) return;
+    if (node.server !== undefined && node.server.exitReason === undefined) return;
     for (let boot = 1; ; boot++) {
       try {
         await this.#launch(index, this.#startTimeoutMs);
         break;
       } catch (error) {
+        const exited = this.#at(index).server?.exitReason !== undefined;
+        if (exited) node.server = undefined; // a boot still running is left for stop() to kill
         // RabbitMQ 3.10.8 nodes started side by side after a whole-cluster
         // stop sometimes fail their boot with incompatible_feature_flags: a
         // peer still booting reports its enabled flags as unsupported. The
         // node exits; booting it again works. Only a boot that exited by
         // itself is tried again, at most twice, and each retry is recorded.
-        if (this.#at(index).server?.exitReason === undefined || boot >= 3) throw error;
+        if (!exited || boot >= 3) throw error;
         this.bootRetries.push(`${node.config.name}: ${firstLine(error)}`);
-        node.server = undefined;
       }
     }
     await waitUntil(async () => (await this.#runningNodeCount(index)) >= 1, {

@@ -4,6 +4,8 @@
  * one PostgreSQL. They run one after another: each injects faults on the
  * shared cluster and leaves every node running when it ends.
  */
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCluster, startLocalCluster } from "../../../src/testing/broker-cluster.ts";
 import { findOrStartPostgres, type Postgres } from "../../../src/testing/postgres.ts";
@@ -71,6 +73,29 @@ describe("the local cluster", () => {
           .sort(),
       );
     }
+  });
+});
+
+describe("the local cluster fixture", () => {
+  it("boots a node again when its boot exits by itself, at most twice, then reports its log", async () => {
+    const c = cluster();
+    const index = c.nodes.length - 1;
+    const name = c.nodes[index]!.name;
+    const config = join(c.dir, name.split("@")[0]!, "rabbitmq.conf");
+    const good = await readFile(config, "utf8");
+    await c.stopNode(index);
+    // A configuration the node cannot parse: every boot exits at once, and
+    // the error carries the node's own words (the tail of its logs).
+    await writeFile(config, `${good}this line is not a setting\n`);
+    const retriesBefore = c.bootRetries.length;
+    await expect(c.startNode(index)).rejects.toThrow(
+      /did not start: it exited[\s\S]*failed_to_parse_configuration_file/,
+    );
+    expect(c.bootRetries.slice(retriesBefore)).toHaveLength(2);
+    expect(c.bootRetries.at(-1)).toContain(name);
+    await writeFile(config, good);
+    await c.startNode(index);
+    expect(c.nodes[index]!.running).toBe(true);
   });
 });
 
