@@ -4,7 +4,11 @@
  * are dropped; the broker has requeued those deliveries already).
  *
  * Acks made in one tick leave as one `basic.ack` with `multiple` set, sent
- * on the next `process.nextTick`. At prefetch 50 the broker, not the client,
+ * on the next `process.nextTick`, while more deliveries of the channel wait
+ * to be handled (their acks will follow in the same tick). When none waits,
+ * as at prefetch 1 or for the last delivery of a batch, there is nothing to
+ * fold the ack into, and it is sent at once: deferring it only held it back
+ * behind the bookkeeping of the delivery (issue #10). At prefetch 50 the broker, not the client,
  * is the bottleneck, and an ack frame per message costs it dearly: measured
  * with `node bench/run.ts --only "consume, prefetch 50"`, warren drained at
  * 0.76× raw amqplib with one ack write per message, 0.89× with the writes of
@@ -40,12 +44,14 @@ export interface BatchedDeliveryChannel extends DeliveryChannel {
 /**
  * Wraps `channel`, which delivers to a single lane that settles its
  * deliveries in order (see the module comment); `isOpen` says whether it
- * is still open.
+ * is still open, `moreWaiting` whether deliveries of it wait to be handled
+ * (when it says no, an ack is sent at once).
  */
 export function batchedDeliveryChannel(
   channel: Channel,
   isOpen: () => boolean,
   logger: Pick<Logger, "debug">,
+  moreWaiting: () => boolean = () => true,
 ): BatchedDeliveryChannel {
   // The channel closed between isOpen() and the write: the broker has
   // requeued the delivery already, so there is nothing to undo, only to note.
@@ -72,6 +78,12 @@ export function batchedDeliveryChannel(
     isOpen,
     flush,
     ack: (message) => {
+      if (!moreWaiting()) {
+        // It also covers an ack still pending from earlier in this tick.
+        pending = message;
+        flush();
+        return;
+      }
       if (pending === undefined) process.nextTick(flush);
       pending = message;
     },

@@ -195,7 +195,12 @@ export class Lane {
 
   /** The on-open hook of the lane's channel: prefetch, then basic.consume. */
   async #subscribe(channel: Channel): Promise<void> {
-    const batched = batchedDeliveryChannel(channel, () => sub.open, this.#consumer.logger);
+    const batched = batchedDeliveryChannel(
+      channel,
+      () => sub.open,
+      this.#consumer.logger,
+      () => this.#buffer.length > 0,
+    );
     const sub: Subscription = {
       channel,
       open: true,
@@ -204,7 +209,7 @@ export class Lane {
       delivery: {
         ...batched,
         ack: (message) => {
-          // basic.cancel leaves before this ack (acks wait for the next tick).
+          // basic.cancel is written before this ack, so it leaves first.
           if (this.#handOver) {
             this.#handOver = false;
             this.#resubscribe(sub);

@@ -54,7 +54,8 @@ export function bindMeters(
     deadLetters[reason] = zeroed(metrics.deadLetters.labels({ queue, reason }));
   }
   return {
-    age: metrics.messageAge.labels({ queue }),
+    // Observed locally, folded in when metrics are read (observability/local-series.ts).
+    age: metrics.local.observations(metrics.messageAge.labels({ queue })),
     timeouts: zeroed(metrics.handlerTimeouts.labels({ queue })),
     retries: new Map(
       policy.tiers.map((tier) => [
@@ -72,8 +73,12 @@ export function bindMeters(
       rejected: consumed("rejected"),
     },
     duration: {
-      success: metrics.handlerDuration.labels({ queue, result: "success" }),
-      failure: metrics.handlerDuration.labels({ queue, result: "failure" }),
+      success: metrics.local.observations(
+        metrics.handlerDuration.labels({ queue, result: "success" }),
+      ),
+      failure: metrics.local.observations(
+        metrics.handlerDuration.labels({ queue, result: "failure" }),
+      ),
     },
     inFlight: metrics.local.count(metrics.handlersInFlight.labels({ queue })),
     overrun: zeroed(metrics.handlersOverrun.labels({ queue })),

@@ -133,6 +133,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       labelNames: ["queue", "result"],
       buckets: latencyBucketsSeconds,
       registers,
+      collect,
     }),
     messagesPublished: new Counter({
       name: "warren_messages_published_total",
@@ -147,11 +148,13 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       labelNames: ["exchange"],
       buckets: latencyBucketsSeconds,
       registers,
+      collect,
     }),
     publishesInFlight: new Gauge({
       name: "warren_publishes_in_flight",
       help: "Publishes sent and awaiting their broker confirm.",
       registers,
+      collect,
     }),
     handlersInFlight: new Gauge({
       name: "warren_handlers_in_flight",
@@ -202,6 +205,7 @@ export function createMetrics(registry: Registry = new Registry()): WarrenMetric
       labelNames: ["queue"],
       buckets: ageBucketsSeconds,
       registers,
+      collect,
     }),
     consumers: new Gauge({
       name: "warren_consumers",

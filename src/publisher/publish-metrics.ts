@@ -29,7 +29,7 @@ export class PublishMetrics {
         confirmed: this.#metrics.local.count(
           messagesPublished.labels({ exchange, outcome: "confirmed" }),
         ),
-        latency: confirmLatency.labels({ exchange }),
+        latency: this.#metrics.local.observations(confirmLatency.labels({ exchange })),
         outcome: (outcome) => messagesPublished.labels({ exchange, outcome }),
       };
       this.#byExchange.set(exchange, children);

@@ -14,8 +14,10 @@
  * No `warren-attempt` header: its absence means attempt 1, as for a message
  * from any other client; only the runtime's retry copies carry it (2, 3, ...).
  */
-import { randomUUID } from "node:crypto";
 import type { Envelope } from "./envelope.ts";
+import { uuidv7 } from "./uuidv7.ts";
+
+export { uuidv7 };
 
 /** Header carrying the delivery attempt: absent on a first publish, 2, 3, ... on retry copies. */
 export const ATTEMPT_HEADER = "warren-attempt";
@@ -122,34 +124,4 @@ export function buildEnvelope(
   if (options.mandatory !== undefined) envelope.mandatory = options.mandatory;
   if (options.timeoutMs !== undefined) envelope.timeoutMs = options.timeoutMs;
   return envelope;
-}
-
-let lastMs = -1;
-let lastHex = "";
-let counter = 0;
-
-/**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter, then
- * random bits, so ids sort by creation time and index well. Within one
- * millisecond the counter (seeded at random below 0x800 on each new
- * millisecond) grows by one per id, so ids made in order sort in order
- * (RFC 9562 §6.2, method 1); when it runs out, or the clock steps back, the
- * timestamp is carried forward instead, so order is never broken. The random
- * bits come from a v4 UUID (Node batches its entropy, which keeps this
- * fast); the variant bits of v4 and v7 are the same.
- */
-export function uuidv7(nowMs: number = Date.now()): string {
-  // random: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx
-  const random = randomUUID();
-  if (nowMs > lastMs) {
-    lastMs = nowMs;
-    lastHex = nowMs.toString(16).padStart(12, "0");
-    counter = Number.parseInt(random.slice(15, 18), 16) & 0x7ff;
-  } else if (++counter > 0xfff) {
-    lastMs += 1;
-    lastHex = lastMs.toString(16).padStart(12, "0");
-    counter = 0;
-  }
-  const count = counter.toString(16).padStart(3, "0");
-  return `${lastHex.slice(0, 8)}-${lastHex.slice(8, 12)}-7${count}-${random.slice(19)}`;
 }

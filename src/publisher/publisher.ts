@@ -26,6 +26,7 @@ import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import { ErrorCode, type PublishError } from "../errors.ts";
+import type { LocalCount } from "../observability/local-series.ts";
 import type { PublishOutcome, WarrenMetrics } from "../observability/metrics.ts";
 import type { Tracing } from "../observability/tracing.ts";
 import type { CompiledTopology } from "../topology/model.ts";
@@ -57,7 +58,6 @@ export class Publisher implements ConfirmedSender {
   readonly #options: Readonly<PublisherOptions>;
   readonly #connection: ManagedConnection;
   readonly #logger: Logger;
-  readonly #metrics: WarrenMetrics;
   readonly #topology: CompiledTopology | undefined;
   readonly #backlog = new Backlog();
   readonly #inFlight = new InFlight();
@@ -73,7 +73,8 @@ export class Publisher implements ConfirmedSender {
   #idle: PromiseWithResolvers<void> | undefined;
   #closing: Promise<void> | undefined;
   readonly #reopening: ReopeningChannel<ConfirmChannel>;
-  #gaugeScheduled = false;
+  /** The in-flight gauge, counted locally (observability/local-series.ts). */
+  readonly #inFlightGauge: LocalCount;
   readonly #nackStreak = new NackStreak();
   #readyWaiters: (() => void)[] = [];
 
@@ -81,9 +82,9 @@ export class Publisher implements ConfirmedSender {
     this.#options = Object.freeze({ ...publisherDefaults, ...options });
     this.#connection = deps.connection;
     this.#logger = deps.logger;
-    this.#metrics = deps.metrics;
     this.#topology = deps.topology;
     this.#exchangeMetrics = new PublishMetrics(deps.metrics);
+    this.#inFlightGauge = deps.metrics.local.count(deps.metrics.publishesInFlight);
     this.#deadlines = new Deadlines<Pending>(this.#options.timeoutMs, (entry) =>
       this.#onTimeout(entry, envelopeTimeout(entry, this.#options.timeoutMs)),
     );
@@ -293,7 +294,7 @@ export class Publisher implements ConfirmedSender {
     entry.seq = seq;
     entry.state = "written";
     this.#inFlight.add(entry, id);
-    this.#inFlightChanged();
+    this.#inFlightGauge.inc();
     if (!writable) this.#writable = false;
   }
 
@@ -308,20 +309,10 @@ export class Publisher implements ConfirmedSender {
     }
   }
 
-  /** Updates the in-flight gauge once per tick rather than per message. */
-  #inFlightChanged(): void {
-    if (this.#gaugeScheduled) return;
-    this.#gaugeScheduled = true;
-    process.nextTick(() => {
-      this.#gaugeScheduled = false;
-      this.#metrics.publishesInFlight.set(this.#inFlight.size);
-    });
-  }
-
   #settle(entry: Pending, outcome: PublishOutcome, error?: PublishError): void {
     if (entry.state === "done") return;
     if (entry.state === "written") {
-      this.#inFlightChanged();
+      this.#inFlightGauge.dec();
       this.#inFlight.delete(entry);
     } else if (entry.state === "queued") this.#backlog.forget();
     entry.state = "done";

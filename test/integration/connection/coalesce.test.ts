@@ -2,7 +2,7 @@
  * The socket-write coalescing of src/connection/coalesce.ts against a real
  * broker: the frames amqplib's muxer writes in one pass leave as far fewer
  * socket writes than frames, and every message still arrives and is
- * confirmed.
+ * confirmed; and a frame leaves within the tick it was made in.
  */
 import type { Socket } from "node:net";
 import amqp from "amqplib";
@@ -78,6 +78,35 @@ it("writes a lone publish at once: its confirm arrives without a second publish 
       );
     }
     expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(20);
+  } finally {
+    await model.close();
+  }
+});
+
+it("writes a frame within the tick it was made in, not on the event loop's next check phase", async () => {
+  const queue = randomName("coalesce-tick");
+  await vhost.channel.assertQueue(queue, { durable: false });
+  const model = await amqp.connect(vhost.url, { noDelay: true });
+  try {
+    coalesceSocketWrites(model);
+    const channel = await model.createConfirmChannel();
+    const counter = countSocketWrites(model);
+    const confirmed = channel.waitForConfirms();
+    channel.sendToQueue(queue, Buffer.from("now"));
+    // amqplib alone writes from a setImmediate scheduled after this one, so
+    // this callback would see no write yet.
+    const writesByNextCheckPhase = await new Promise<number>((resolve) =>
+      setImmediate(() => resolve(counter.writes)),
+    );
+    expect(writesByNextCheckPhase).toBe(1);
+    await confirmed;
+    // A burst made in one tick still leaves as one write.
+    const before = counter.writes;
+    for (let i = 0; i < 50; i++) channel.sendToQueue(queue, Buffer.from(`burst${i}`));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(counter.writes - before).toBe(1);
+    await channel.waitForConfirms();
+    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(51);
   } finally {
     await model.close();
   }

@@ -182,6 +182,21 @@ describe("warren's metrics over /metrics", () => {
     expect(runs.get("ok-9")).toBe(1);
   });
 
+  it("counts publishes written and awaiting their confirm in warren_publishes_in_flight", async () => {
+    const gauge = registry.getSingleMetric("warren_publishes_in_flight");
+    // Routed nowhere and not mandatory: confirmed without reaching a consumer.
+    const publishes = Array.from({ length: 20 }, (_, n) =>
+      warren.publish("nowhere.in-flight", { n }, { mandatory: false }),
+    );
+    // Read in the same tick: all 20 are written and none can be confirmed yet.
+    // (prom-client hands out its live value objects: read the number at once.)
+    const during = (await gauge?.get())?.values[0]?.value;
+    await Promise.all(publishes);
+    const after = (await gauge?.get())?.values[0]?.value;
+    expect(during).toBe(20);
+    expect(after).toBe(0);
+  });
+
   it("puts messageId, correlationId, queue and attempt on every message-level log line", () => {
     const messageLines = logLines.filter((line) => "messageId" in line);
     expect(messageLines.length).toBeGreaterThan(10);

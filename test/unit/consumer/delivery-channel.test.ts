@@ -45,6 +45,41 @@ describe("batchedDeliveryChannel", () => {
     expect(frames).toEqual(["ack 3 multiple", "ack 4 multiple"]);
   });
 
+  it("sends an ack at once when no more deliveries wait, covering the earlier acks of the tick", async () => {
+    const { channel, frames } = recordingChannel();
+    let waiting = 2;
+    const d = batchedDeliveryChannel(
+      channel,
+      () => true,
+      recordingLogger().logger,
+      () => waiting > 0,
+    );
+    d.ack(delivery(1));
+    waiting--;
+    d.ack(delivery(2));
+    waiting--;
+    expect(frames).toEqual([]);
+    d.ack(delivery(3));
+    // The last of the batch: sent now, with multiple, not on the next tick.
+    expect(frames).toEqual(["ack 3 multiple"]);
+    d.ack(delivery(4));
+    expect(frames).toEqual(["ack 3 multiple", "ack 4 multiple"]);
+    await tick();
+    expect(frames).toEqual(["ack 3 multiple", "ack 4 multiple"]);
+  });
+
+  it("drops an immediate ack for a closed channel too", () => {
+    const { channel, frames } = recordingChannel();
+    const d = batchedDeliveryChannel(
+      channel,
+      () => false,
+      recordingLogger().logger,
+      () => false,
+    );
+    d.ack(delivery(1));
+    expect(frames).toEqual([]);
+  });
+
   it("sends a pending ack before a nack, so frames leave in settling order", async () => {
     const { channel, frames } = recordingChannel();
     const d = batchedDeliveryChannel(channel, () => true, recordingLogger().logger);
