@@ -13,6 +13,7 @@ import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import type { WarrenMetrics } from "../observability/metrics.ts";
 import type { RetryPolicy } from "../topology/model.ts";
+import { runPeriodically } from "./periodic.ts";
 
 /**
  * The queues whose depth is sampled for a work queue: itself, its tiers, its
@@ -49,7 +50,6 @@ export function startDepthSampler(options: {
     logger: options.logger,
     name: "queue depth channel",
   });
-  let running: Promise<void> | undefined;
 
   async function sample(): Promise<void> {
     if (options.connection.model === undefined) return; // reconnecting: try at the next tick
@@ -65,21 +65,17 @@ export function startDepthSampler(options: {
     }
   }
 
-  const tick = () => {
-    running ??= sample()
-      .catch((error: unknown) => options.logger.debug({ err: error }, "queue depth not read"))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  tick(); // at start: a dashboard should not wait one interval for the first value
-  const timer = setInterval(tick, options.intervalMs);
-  timer.unref();
+  // At start too: a dashboard should not wait one interval for the first value.
+  const periodic = runPeriodically({
+    task: sample,
+    intervalMs: options.intervalMs,
+    onError: (error) => options.logger.debug({ err: error }, "queue depth not read"),
+    runNow: true,
+  });
 
   return {
     async stop() {
-      clearInterval(timer);
-      await running;
+      await periodic.stop();
       await channel.close();
     },
   };

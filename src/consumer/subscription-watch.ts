@@ -36,6 +36,7 @@ import type { Logger } from "pino";
 import type { ManagedConnection } from "../connection/connection.ts";
 import { ReopeningChannel } from "../connection/reopening-channel.ts";
 import type { Lane } from "./lane.ts";
+import { runPeriodically } from "./periodic.ts";
 
 /** The lanes of one consumer that subscribe to one queue. */
 export interface WatchedQueue {
@@ -82,7 +83,6 @@ export function startSubscriptionWatch(options: {
       { previousCheckAt: performance.now(), lowReadings: 0 },
     ]),
   );
-  let running: Promise<void> | undefined;
 
   /** Drops the stale subscriptions among `lanes`: those made before `before`. */
   function dropStale(watched: WatchedQueue, before: number, why: string): void {
@@ -141,19 +141,15 @@ export function startSubscriptionWatch(options: {
     }
   }
 
-  const timer = setInterval(() => {
-    running ??= check()
-      .catch((error: unknown) => options.logger.debug({ err: error }, "subscriptions not checked"))
-      .finally(() => {
-        running = undefined;
-      });
-  }, options.intervalMs);
-  timer.unref();
+  const periodic = runPeriodically({
+    task: check,
+    intervalMs: options.intervalMs,
+    onError: (error) => options.logger.debug({ err: error }, "subscriptions not checked"),
+  });
 
   return {
     async stop() {
-      clearInterval(timer);
-      await running;
+      await periodic.stop();
       await channel.close();
     },
   };
