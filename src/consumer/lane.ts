@@ -85,6 +85,8 @@ export class Lane {
   #handOver = false;
   /** When the current subscription started (`performance.now()`). */
   #subscribedAt = 0;
+  /** When the lane last finished its buffered deliveries (`performance.now()`). */
+  #settledAt = 0;
 
   constructor(consumer: LaneContext, index: number) {
     this.#consumer = consumer;
@@ -127,6 +129,15 @@ export class Lane {
    */
   get subscribedSince(): number | undefined {
     return this.subscribed ? this.#subscribedAt : undefined;
+  }
+
+  /**
+   * Since when the lane, subscribed, has held no delivery
+   * (`performance.now()`); undefined while it runs one or is not subscribed.
+   */
+  get idleSince(): number | undefined {
+    if (!this.subscribed || this.#running) return undefined;
+    return Math.max(this.#subscribedAt, this.#settledAt);
   }
 
   /**
@@ -312,6 +323,7 @@ export class Lane {
       }
     } finally {
       this.#running = false;
+      this.#settledAt = performance.now();
     }
   }
 

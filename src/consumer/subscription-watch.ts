@@ -26,6 +26,18 @@
  *   that a replica that has not yet applied a fresh subscription does not
  *   count.
  *
+ * - ready messages in the queue at two checks in a row, while a lane has
+ *   held no delivery since before the previous check: the broker owes that
+ *   lane a message and does not send it. The lane's one unacked slot
+ *   (prefetch 1) is taken, in the broker's books, by a delivery this
+ *   process already settled. Seen on the three-node RabbitMQ 3.10.8
+ *   cluster after the node leading a quorum queue was paused past the net
+ *   tick time: settles sent while it was out were lost, and each wedged
+ *   lane kept one unacked message nobody handled (docs/reliability.md,
+ *   scenario 4). Closing the channel hands that message back (the guard
+ *   or the handler takes it again). On a single-active-consumer queue the
+ *   waiting lanes are idle by design: only the active lane counts.
+ *
  * Stale lanes drop their channel and subscribe again
  * (`Lane.dropStaleSubscription`). Each is logged at warn and counted in
  * `warren_consumer_stale_subscriptions_total`. What it cannot see: a queue
@@ -49,13 +61,24 @@ export interface WatchedQueue {
   singleActive: boolean;
 }
 
-/** Per queue: the previous check's start, and how many checks in a row read a low count. */
+/**
+ * Per queue: the previous check's start, and how many checks in a row read
+ * a low consumer count, and ready messages.
+ */
 interface QueueWatchState {
   previousCheckAt: number;
   lowReadings: number;
+  readyReadings: number;
 }
 
 const NOT_FOUND = 404;
+
+/**
+ * How long a lane must have been idle, at least, before it counts as owed a
+ * delivery, whatever the interval: a busy broker can take a moment to send
+ * the next message, and a short interval must not read that as a wedge.
+ */
+const MIN_OWED_IDLE_MS = 1_000;
 
 /** How long a cancel notification may trail a NOT_FOUND: half the interval, at most 1 s. */
 function cancelGraceMs(intervalMs: number): number {
@@ -80,54 +103,81 @@ export function startSubscriptionWatch(options: {
   const states = new Map<string, QueueWatchState>(
     options.queues.map(({ queue }) => [
       queue,
-      { previousCheckAt: performance.now(), lowReadings: 0 },
+      { previousCheckAt: performance.now(), lowReadings: 0, readyReadings: 0 },
     ]),
   );
 
-  /** Drops the stale subscriptions among `lanes`: those made before `before`. */
-  function dropStale(watched: WatchedQueue, before: number, why: string): void {
+  /** Drops the subscriptions of the lanes `stale` picks; logs and counts them. */
+  function dropStale(
+    watched: WatchedQueue,
+    stale: (lane: Lane) => boolean,
+    why: string,
+    fields: Record<string, number> = {},
+  ): void {
     let dropped = 0;
     for (const lane of watched.lanes) {
-      const since = lane.subscribedSince;
-      if (since !== undefined && since < before && lane.dropStaleSubscription()) dropped++;
+      if (stale(lane) && lane.dropStaleSubscription()) dropped++;
     }
     if (dropped === 0) return;
     options.onStale(watched.queue, dropped);
     options.logger.warn(
-      { queue: watched.queue, lanes: dropped },
-      `${why}, though no cancel came for these lanes: subscribing them again`,
+      { queue: watched.queue, lanes: dropped, ...fields },
+      `${why}: subscribing them again`,
     );
   }
 
+  /** Lanes subscribed since before `at`. */
+  const subscribedBefore = (at: number) => (lane: Lane) =>
+    (lane.subscribedSince ?? Number.POSITIVE_INFINITY) < at;
+
   async function checkOne(watched: WatchedQueue, state: QueueWatchState): Promise<void> {
     const startedAt = performance.now();
-    const subscribedBefore = (at: number) =>
-      watched.lanes.filter((lane) => (lane.subscribedSince ?? Number.POSITIVE_INFINITY) < at)
-        .length;
     let consumerCount: number;
+    let messageCount: number;
     try {
       const open = await channel.get();
-      ({ consumerCount } = await open.checkQueue(watched.queue));
+      ({ consumerCount, messageCount } = await open.checkQueue(watched.queue));
     } catch (error) {
       if ((error as { code?: unknown }).code !== NOT_FOUND) throw error;
       state.lowReadings = 0;
+      state.readyReadings = 0;
       state.previousCheckAt = startedAt;
       // The broker answers NOT_FOUND as soon as the queue's record is gone,
       // which can be before its cancel notifications reach the channels:
       // a lane still subscribed after the grace did not get one.
       await new Promise((resolve) => setTimeout(resolve, cancelGraceMs(options.intervalMs)));
-      dropStale(watched, startedAt, "the queue is gone");
+      dropStale(
+        watched,
+        subscribedBefore(startedAt),
+        "the queue is gone, though no cancel came for these lanes",
+      );
       return;
     }
-    const subscribed = subscribedBefore(state.previousCheckAt);
+    const since = state.previousCheckAt;
+    const subscribed = watched.lanes.filter(subscribedBefore(since)).length;
     const expected = watched.singleActive ? Math.min(1, subscribed) : subscribed;
     state.lowReadings = consumerCount < expected ? state.lowReadings + 1 : 0;
+    state.readyReadings = messageCount > 0 ? state.readyReadings + 1 : 0;
     if (state.lowReadings >= 2) {
       state.lowReadings = 0;
       dropStale(
         watched,
-        state.previousCheckAt,
-        `the broker counts ${consumerCount} consumers of the queue, fewer than this process's ${expected}`,
+        subscribedBefore(since),
+        "the broker counts fewer consumers of the queue than this process has lanes subscribed, though no cancel came for these lanes",
+        { consumerCount, expected },
+      );
+    } else if (state.readyReadings >= 2) {
+      // Each lane takes one message at a time (prefetch 1): one idle since
+      // before the previous check, with messages ready all along, is owed
+      // one the broker will not send (see the module comment).
+      const idleBefore = Math.min(since, performance.now() - MIN_OWED_IDLE_MS);
+      dropStale(
+        watched,
+        (lane) =>
+          (lane.idleSince ?? Number.POSITIVE_INFINITY) < idleBefore &&
+          (!watched.singleActive || lane.active),
+        "the queue held ready messages at two checks in a row, yet these lanes got none since the first: the broker counts a delivery they settled as unacknowledged",
+        { ready: messageCount },
       );
     }
     state.previousCheckAt = startedAt;

@@ -9,6 +9,12 @@
  * the client's own cancel). This is the state a RabbitMQ 3.10 cluster left
  * consumers in when it deleted their quorum queue without notifying them
  * (docs/reliability.md, scenario 11).
+ *
+ * The third fault, a lane the broker owes a delivery it will not send, is
+ * made the same way: the lane's amqplib channel swallows one delivery, so
+ * the broker counts it unacknowledged while warren's lane waits idle. A
+ * RabbitMQ 3.10 cluster left lanes in this state when settles were lost
+ * across a paused quorum queue leader (scenario 4).
  */
 import type { ChannelModel } from "amqplib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -44,19 +50,41 @@ interface ConsumingChannel {
 
 /** Cancels every subscription of the consumer connection behind warren's back. */
 async function forgetSubscriptions(): Promise<number> {
-  const model = h.deps.connection.model as ChannelModel;
-  const rows = (model.connection as unknown as { channels: ({ channel: unknown } | null)[] })
-    .channels;
   let cancelled = 0;
-  for (const row of rows) {
-    const channel = row?.channel as ConsumingChannel | undefined;
-    if (!(channel?.consumers instanceof Map)) continue;
+  for (const channel of consumingChannels()) {
     for (const tag of [...channel.consumers.keys()]) {
       await channel.cancel(tag);
       cancelled++;
     }
   }
   return cancelled;
+}
+
+/** The amqplib channels of the consumer connection that hold consumers. */
+function consumingChannels(): ConsumingChannel[] {
+  const model = h.deps.connection.model as ChannelModel;
+  const rows = (model.connection as unknown as { channels: ({ channel: unknown } | null)[] })
+    .channels;
+  return rows
+    .map((row) => row?.channel as ConsumingChannel | undefined)
+    .filter((channel): channel is ConsumingChannel => channel?.consumers instanceof Map);
+}
+
+/**
+ * The next delivery to any of the consumer's subscriptions never reaches
+ * warren: the broker counts it unacknowledged, the lane stays idle.
+ */
+function swallowNextDelivery(): { swallowed: boolean } {
+  const state = { swallowed: false };
+  for (const channel of consumingChannels()) {
+    for (const [tag, deliver] of channel.consumers) {
+      channel.consumers.set(tag, (message: unknown) => {
+        if (state.swallowed) return (deliver as (m: unknown) => void)(message);
+        state.swallowed = true;
+      });
+    }
+  }
+  return state;
 }
 
 async function brokerConsumers(): Promise<number> {
@@ -131,15 +159,78 @@ describe("subscription watch", () => {
     await waitFor(() => ids.includes(7), 5_000, "the message handled");
   });
 
-  it("leaves the waiting lanes of a single active consumer queue alone (the broker counts one)", async () => {
-    const consumer = await h.consume(Q, () => undefined, {
-      concurrency: 3,
+  it("hands back a delivery the broker counts unacked while the lane got none, and runs it", async () => {
+    const ids: number[] = [];
+    const consumer = await h.consume<{ id: number }>(Q, (message) => void ids.push(message.id), {
       subscriptionCheckMs: 100,
+      resubscribeMaxDelayMs: 100,
     });
     const cancelled: number[] = [];
     consumer.on("cancelled", (lane) => cancelled.push(lane));
+    const lost = swallowNextDelivery();
+    await h.publish("events", "job.created", { id: 1 });
+    await waitFor(() => lost.swallowed, 5_000, "the first delivery swallowed");
+    // The lane's one unacked slot is taken: the second message waits ready.
+    await h.publish("events", "job.created", { id: 2 });
+    await waitFor(() => ids.length === 2, 10_000, "both messages handled");
+    expect(ids.sort()).toEqual([1, 2]);
+    expect(cancelled).toEqual([0]);
+    expect(await staleCount()).toBe(1);
+    await waitFor(async () => (await h.depth(Q)) === 0, 5_000, "the queue empty");
+  });
+
+  it("without the watch, the owed delivery never comes (the fault this guards against)", async () => {
+    const ids: number[] = [];
+    await h.consume<{ id: number }>(Q, (message) => void ids.push(message.id), {
+      subscriptionCheckMs: 0,
+    });
+    const lost = swallowNextDelivery();
+    await h.publish("events", "job.created", { id: 1 });
+    await waitFor(() => lost.swallowed, 5_000, "the first delivery swallowed");
+    await h.publish("events", "job.created", { id: 2 });
     await sleep(1_500);
+    expect(ids).toEqual([]);
+    expect(await h.depth(Q)).toBe(1); // ready; the swallowed one is unacked
+  });
+
+  it("leaves busy lanes alone while messages wait", async () => {
+    const ids: number[] = [];
+    const consumer = await h.consume<{ id: number }>(
+      Q,
+      async (message) => {
+        await sleep(50);
+        ids.push(message.id);
+      },
+      // Checks far more often than deliveries: many land in the moment a
+      // lane has settled one message and waits for the next.
+      { concurrency: 2, subscriptionCheckMs: 10 },
+    );
+    const cancelled: number[] = [];
+    consumer.on("cancelled", (lane) => cancelled.push(lane));
+    for (let id = 1; id <= 60; id++) await h.publish("events", "job.created", { id });
+    await waitFor(() => ids.length === 60, 10_000, "all handled");
+    expect(cancelled).toEqual([]);
+    expect(await staleCount()).toBe(0);
+  });
+
+  it("leaves the waiting lanes of a single active consumer queue alone (the broker counts one)", async () => {
+    const ids: number[] = [];
+    const consumer = await h.consume<{ id: number }>(
+      Q,
+      async (message) => {
+        await sleep(300);
+        ids.push(message.id);
+      },
+      { concurrency: 3, subscriptionCheckMs: 100 },
+    );
+    const cancelled: number[] = [];
+    consumer.on("cancelled", (lane) => cancelled.push(lane));
+    await sleep(1_000);
     expect(await brokerConsumers()).toBe(1);
+    // Messages wait ready behind the active lane while the others idle.
+    for (let id = 1; id <= 6; id++) await h.publish("events", "job.created", { id });
+    await waitFor(() => ids.length === 6, 10_000, "all handled");
+    expect(ids).toEqual([1, 2, 3, 4, 5, 6]);
     expect(cancelled).toEqual([]);
     expect(await staleCount()).toBe(0);
   });

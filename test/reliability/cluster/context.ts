@@ -4,6 +4,7 @@
  */
 import { expect, it } from "vitest";
 import type { LocalCluster } from "../../../src/testing/broker-cluster.ts";
+import { managementRequest } from "../../../src/testing/management.ts";
 import { type Report, Scenario, type ScenarioEnv } from "../harness/scenario.ts";
 
 export const shared: { cluster?: LocalCluster; databaseUrl?: string } = {};
@@ -22,6 +23,21 @@ export function clusterEnv(): ScenarioEnv {
     databaseUrl: shared.databaseUrl ?? "",
     management: (path, init) => c.management(path, init),
     where: `${c.nodes.length}-node cluster`,
+    diagnose: async (vhost) => {
+      const answers: string[] = [];
+      for (const node of c.nodes) {
+        let answer: string;
+        try {
+          const path = `/api/vhosts/${encodeURIComponent(vhost)}`;
+          const response = await managementRequest(node.managementUrl, path, { timeoutMs: 3_000 });
+          answer = `HTTP ${response.status} ${(await response.text()).slice(0, 300)}`;
+        } catch (error) {
+          answer = String(error);
+        }
+        answers.push(`${node.name} (${node.running ? "up" : "down"}): GET vhost: ${answer}`);
+      }
+      return `${answers.join("\n")}\n${c.logs()}`;
+    },
   };
 }
 

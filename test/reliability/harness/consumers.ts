@@ -22,8 +22,13 @@ export class ConsumerProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<string>;
   stderr = "";
-  /** Last `stats` line: duplicates suppressed, in-progress deferrals, max RSS. */
-  stats = { duplicates: 0, deferred: 0, maxRssBytes: 0 };
+  /** Log lines at warn or above (pino JSON on stderr), counted by message. */
+  readonly warnings = new Map<string, number>();
+  /**
+   * Last `stats` line: duplicates suppressed, in-progress deferrals, max
+   * RSS, and the deliveries in flight and lanes subscribed at that moment.
+   */
+  stats = { duplicates: 0, deferred: 0, maxRssBytes: 0, inFlight: 0, subscribedLanes: 0 };
   #listeners = new Set<(event: ConsumerEvent) => void>();
 
   constructor(config: LedgerConsumerConfig) {
@@ -51,12 +56,29 @@ export class ConsumerProcess {
         for (const listener of this.#listeners) listener(event);
       }
     });
+    let partial = "";
     this.child.stderr?.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-8_000);
+      const text = chunk.toString("utf8");
+      this.stderr = (this.stderr + text).slice(-8_000);
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) this.#countWarning(line);
     });
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => resolve(signal ?? `exit ${code}`));
     });
+  }
+
+  #countWarning(line: string): void {
+    let entry: { level?: unknown; msg?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return; // not a log line (a stack trace of a crash is reported as unhandled)
+    }
+    if (typeof entry.level !== "number" || entry.level < 40) return;
+    const message = String(entry.msg ?? "");
+    this.warnings.set(message, (this.warnings.get(message) ?? 0) + 1);
   }
 
   /** Resolves with the first event matching `match` (already seen ones count). */

@@ -34,6 +34,11 @@ export interface ScenarioEnv {
   management(path: string, init?: RequestInit): Promise<Response>;
   /** Shown in the report: "3-node cluster" or "1 node". */
   where: string;
+  /**
+   * What the brokers say about `vhost`, node by node, with their log tails:
+   * added to a failure message. Optional.
+   */
+  diagnose?(vhost: string): Promise<string>;
 }
 
 export interface ScenarioOptions {
@@ -57,6 +62,11 @@ export interface Report {
   recoveryP99Ms: number | null;
   maxRssMb: Record<string, number>;
   unhandled: string[];
+  /**
+   * What the consumer processes logged at warn or above, by message, with
+   * how often: how warren noticed and handled the fault.
+   */
+  consumerWarnings: Record<string, number>;
   durationMs: number;
 }
 
@@ -197,9 +207,8 @@ export class Scenario {
       const handled = await this.handledCount();
       if (handled >= n) return;
       if (Date.now() > deadline) {
-        const logs = this.consumers.map((c) => `--- ${c.name}\n${c.stderr.slice(-2_000)}`);
         throw new Error(
-          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms; queues: ${await this.#describeLeft()}\n${logs.join("\n")}`,
+          `${this.name}: ${handled} of ${n} messages handled after ${timeoutMs} ms; queues: ${await this.#describeLeft()}\n${this.#describeConsumers()}\n${await this.#diagnose()}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -240,6 +249,24 @@ export class Scenario {
               properties: { message_id?: string; headers?: Record<string, unknown> };
             }[])
           : [];
+        // Each consumer's channel and what that channel holds unacked: a
+        // queue that counts unacked messages no channel holds points at
+        // the broker's books, not at a consumer.
+        const channels: string[] = [];
+        const details = (info.consumer_details ?? []) as { channel_details?: { name?: string } }[];
+        for (const detail of details) {
+          const name = detail.channel_details?.name ?? "?";
+          const channel = await this.env.management(
+            `/api/channels/${encodeURIComponent(name)}?columns=messages_unacknowledged`,
+          );
+          const unacked = channel.ok
+            ? ((await channel.json()) as { messages_unacknowledged?: number })
+                .messages_unacknowledged
+            : `HTTP ${channel.status}`;
+          channels.push(`${name}: ${unacked} unacked`);
+        }
+        // A failed peek says so, rather than reading as an empty queue.
+        const peekFailed = peek.ok ? undefined : `HTTP ${peek.status} ${await peek.text()}`;
         parts.push(
           `${queue}: ${JSON.stringify({
             messages: info.messages,
@@ -247,6 +274,8 @@ export class Scenario {
             unacked: info.messages_unacknowledged,
             consumers: info.consumers,
             leader: info.leader ?? info.node,
+            peekFailed,
+            channels,
             peek: messages.map((m) => ({
               body: m.payload.slice(0, 40),
               id: m.properties.message_id,
@@ -261,6 +290,21 @@ export class Scenario {
       }
     }
     return parts.join("; ");
+  }
+
+  /** The environment's own account of the vhost and its nodes, if it has one. */
+  async #diagnose(): Promise<string> {
+    return (await this.env.diagnose?.(this.vhost).catch((error: unknown) => String(error))) ?? "";
+  }
+
+  /** Each consumer process's last stats (in flight, lanes subscribed) and its log's tail. */
+  #describeConsumers(): string {
+    return this.consumers
+      .map((c) => {
+        const { inFlight, subscribedLanes } = c.stats;
+        return `--- ${c.name}: ${JSON.stringify({ inFlight, subscribedLanes })}\n${c.stderr.slice(-2_000)}`;
+      })
+      .join("\n");
   }
 
   /**
@@ -278,7 +322,9 @@ export class Scenario {
       if (states.length === this.env.urls.length && states.every((state) => state === "running")) {
         return;
       }
-      if (Date.now() > deadline) throw new Error(`vhost not running: ${JSON.stringify(vhost)}`);
+      if (Date.now() > deadline) {
+        throw new Error(`vhost not running: ${JSON.stringify(vhost)}\n${await this.#diagnose()}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
@@ -332,7 +378,8 @@ export class Scenario {
       zeros = left === 0 ? zeros + 1 : 0;
       if (zeros < 2) await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
-    const leftDetail = left === 0 ? "" : await this.#describeLeft();
+    const leftDetail =
+      left === 0 ? "" : `${await this.#describeLeft()}\n${this.#describeConsumers()}`;
     for (const consumer of this.consumers) await consumer.stop();
 
     const { rows } = await this.pool.query(
@@ -366,6 +413,7 @@ export class Scenario {
       recoveryP99Ms: percentile(recoveries, 0.99),
       maxRssMb,
       unhandled: this.consumers.flatMap((c) => c.unhandled.map((e) => `${c.name}: ${e.message}`)),
+      consumerWarnings: countWarnings(this.consumers),
       durationMs: Date.now() - this.started,
     };
     if (left !== 0) {
@@ -389,6 +437,15 @@ export class Scenario {
       .management(`/api/vhosts/${encodeURIComponent(this.vhost)}`, { method: "DELETE" })
       .catch(() => undefined);
   }
+}
+
+/** The consumers' warnings added up by message. */
+function countWarnings(consumers: readonly ConsumerProcess[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const consumer of consumers) {
+    for (const [message, n] of consumer.warnings) counts[message] = (counts[message] ?? 0) + n;
+  }
+  return counts;
 }
 
 /** Longest gap between handled messages in [from, from + windowMs]. */
