@@ -6,6 +6,10 @@
  *
  * - `cpu µs/msg`: the process's user + system CPU (`process.cpuUsage`) over
  *   `--messages` messages, after `--warmup` messages on the same connection;
+ * - `broker µs/msg`: the CPU the broker's process (`beam.smp`, found by the
+ *   port of the URL) spent over the same window, summed over its threads'
+ *   `/proc/<pid>/task/<tid>/schedstat` (nanoseconds, unlike the 10 ms ticks
+ *   of `/proc/<pid>/stat`); absent when the broker is not a local process;
  * - with `--callgrind`: instructions per message, counted by
  *   `valgrind --tool=callgrind` (repeatable whatever the load). The child
  *   runs twice under callgrind, with `--messages` and with twice that, and
@@ -21,7 +25,8 @@
  * spend their CPU on the workload only. Broker: RABBITMQ_URL, else one found
  * or started as in run.ts.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +52,37 @@ interface ChildResult {
   wallUs: number;
   /** The measured window on the monotonic clock, in µs (to cut a CPU profile to it). */
   window: [number, number];
+  /** CPU the broker's process spent in the window, in µs (when its pid is known). */
+  brokerCpuUs?: number;
+}
+
+/** CPU time in ns the process `pid` has spent, summed over its threads; undefined when unreadable. */
+export function processCpuNs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8");
+      total += Number(stat.split(" ")[0]);
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the process listening on the URL's port on this machine (`ss -ltnp`), if any. */
+export function listenerPid(url: string): number | undefined {
+  const parsed = new URL(url);
+  if (!["localhost", "127.0.0.1", "[::1]"].includes(parsed.hostname)) return undefined;
+  const port = parsed.port === "" ? "5672" : parsed.port;
+  try {
+    const out = execFileSync("ss", ["-Hltnp", `sport = :${port}`], { encoding: "utf8" });
+    const match = /pid=(\d+)/.exec(out);
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -60,6 +96,7 @@ async function child(
   queue: string,
   warmup: number,
   messages: number,
+  brokerPid: number | undefined,
 ): Promise<ChildResult> {
   const system = systemsByKey[systemKey];
   if (system === undefined) throw new Error(`unknown system ${systemKey}`);
@@ -68,18 +105,24 @@ async function child(
   // Monotonic microseconds, the clock of a --cpu-prof profile: the measured window in it.
   const clock = () => Number(process.hrtime.bigint() / 1000n);
   let from = clock();
+  let broker0 = processCpuNs(brokerPid);
   const start = () => {
+    broker0 = processCpuNs(brokerPid);
     cpu0 = process.cpuUsage();
     wall0 = performance.now();
     from = clock();
   };
   const stop = (): ChildResult => {
     const cpu = process.cpuUsage(cpu0);
+    const broker1 = processCpuNs(brokerPid);
     return {
       messages,
       cpuUs: cpu.user + cpu.system,
       wallUs: (performance.now() - wall0) * 1000,
       window: [from, clock()],
+      ...(broker0 !== undefined && broker1 !== undefined
+        ? { brokerCpuUs: (broker1 - broker0) / 1000 }
+        : {}),
     };
   };
   if (workload === "awaited" || workload === "pipelined") {
@@ -96,7 +139,8 @@ async function child(
   const prefetch = workload === "consume-1" ? 1 : 50;
   const { promise, resolve } = Promise.withResolvers<ChildResult>();
   let count = 0;
-  const session = await system.consuming.open(url, queue, prefetch, () => {
+  const session = await system.consuming.open(url, queue);
+  await session.consume(prefetch, () => {
     count++;
     if (count === warmup) start();
     if (count === warmup + messages) resolve(stop());
@@ -115,7 +159,12 @@ function childArgs(
   messages: number,
 ): string[] {
   const script = new URL(import.meta.url).pathname;
-  return [script, "--child", JSON.stringify({ url, system, workload, queue, warmup, messages })];
+  const brokerPid = listenerPid(url);
+  return [
+    script,
+    "--child",
+    JSON.stringify({ url, system, workload, queue, warmup, messages, brokerPid }),
+  ];
 }
 
 /**
@@ -225,8 +274,17 @@ async function main(): Promise<void> {
       queue: string;
       warmup: number;
       messages: number;
+      brokerPid?: number;
     };
-    const result = await child(a.url, a.system, a.workload, a.queue, a.warmup, a.messages);
+    const result = await child(
+      a.url,
+      a.system,
+      a.workload,
+      a.queue,
+      a.warmup,
+      a.messages,
+      a.brokerPid,
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
     // Peers may keep timers (reconnect loops) alive after close.
     process.exit(0);
@@ -248,9 +306,9 @@ async function main(): Promise<void> {
   const broker = await findOrStartBroker();
   try {
     console.log(
-      `| workload | system | ${values.callgrind ? "instructions/msg" : "cpu µs/msg (median) | wall µs/msg (median)"} | load average (1 min) | runs |`,
+      `| workload | system | ${values.callgrind ? "instructions/msg" : "cpu µs/msg (median) | wall µs/msg (median) | broker cpu µs/msg (median, range)"} | load average (1 min) | runs |`,
     );
-    console.log(`|---|---|---:|${values.callgrind ? "" : "---:|"}---:|---:|`);
+    console.log(`|---|---|---:|${values.callgrind ? "" : "---:|---:|"}---:|---:|`);
     for (const workload of workloads) {
       const results = new Map<string, ChildResult[] | number[]>();
       const loads: number[] = [];
@@ -287,8 +345,14 @@ async function main(): Promise<void> {
           const runs = list as ChildResult[];
           const cpu = median(runs.map((r) => r.cpuUs / r.messages));
           const wall = median(runs.map((r) => r.wallUs / r.messages));
+          const brokerRuns = runs.filter((r) => r.brokerCpuUs !== undefined);
+          const perMessage = brokerRuns.map((r) => (r.brokerCpuUs as number) / r.messages);
+          const broker =
+            perMessage.length === 0
+              ? "—"
+              : `${median(perMessage).toFixed(1)} (${Math.min(...perMessage).toFixed(0)}–${Math.max(...perMessage).toFixed(0)})`;
           console.log(
-            `| ${workload} (${type}) | ${system} | ${cpu.toFixed(1)} | ${wall.toFixed(1)} | ${load} | ${runs.length} |`,
+            `| ${workload} (${type}) | ${system} | ${cpu.toFixed(1)} | ${wall.toFixed(1)} | ${broker} | ${load} | ${runs.length} |`,
           );
         }
       }

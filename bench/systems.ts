@@ -126,14 +126,19 @@ export interface Publishing {
   ): Promise<{ publish(queue: string, i: number): Promise<unknown>; close(): Promise<void> }>;
 }
 
-/** How one library consumes: subscribe with an async no-op handler, ack after it. */
+/**
+ * How one library consumes: connect, then (the `consume` call, where the
+ * clock of a consume scenario starts) open the consumer's channel and
+ * subscribe with an async no-op handler that is acked after it.
+ */
 export interface Consuming {
   open(
     url: string,
     queue: string,
-    prefetch: number,
-    onDone: () => void,
-  ): Promise<{ close(): Promise<void> }>;
+  ): Promise<{
+    consume(prefetch: number, onDone: () => void): Promise<void>;
+    close(): Promise<void>;
+  }>;
 }
 
 export interface System {
@@ -176,17 +181,21 @@ export function amqplibSystem(
       },
     },
     consuming: {
-      async open(url, queue, prefetch, onDone) {
+      async open(url, queue) {
         const model = await amqpConnect(url, { noDelay });
-        const channel = await model.createChannel();
-        await channel.prefetch(prefetch);
-        await channel.consume(queue, async (message) => {
-          if (message === null) return;
-          await noop();
-          channel.ack(message);
-          onDone();
-        });
-        return { close: () => model.close() };
+        return {
+          async consume(prefetch, onDone) {
+            const channel = await model.createChannel();
+            await channel.prefetch(prefetch);
+            await channel.consume(queue, async (message) => {
+              if (message === null) return;
+              await noop();
+              channel.ack(message);
+              onDone();
+            });
+          },
+          close: () => model.close(),
+        };
       },
     },
   };
@@ -209,6 +218,28 @@ export const amqplibSameMessage: System = amqplibSystem("amqplib (warren's messa
   mandatory: true,
 }));
 
+/**
+ * Diagnostics for what the broker spends on one property (bench/cpu.ts):
+ * the bare message with only `mandatory` added, and warren's message
+ * without `mandatory`. A classic queue in RabbitMQ 3.x answers every
+ * mandatory message it takes with a `mandatory_received` message to the
+ * publishing channel's process; a quorum queue does not.
+ */
+export const amqplibBareMandatory: System = amqplibSystem("amqplib (bare, mandatory)", () => ({
+  ...bareProperties,
+  mandatory: true,
+}));
+
+export const amqplibSameMessageNotMandatory: System = amqplibSystem(
+  "amqplib (warren's message, not mandatory)",
+  () => ({
+    persistent: true,
+    contentType: "application/json",
+    messageId: uuidv7(),
+    timestamp: Math.floor(Date.now() / 1000),
+  }),
+);
+
 export const warrenSystem: System = {
   name: "warren",
   publishing: {
@@ -221,18 +252,24 @@ export const warrenSystem: System = {
     },
   },
   consuming: {
-    async open(url, queue, prefetch, onDone) {
+    async open(url, queue) {
       const client = await connect({ url, topology: topologyFor(queue), serviceName: "bench" });
-      await client.consume(
-        queue,
-        async () => {
-          await noop();
-          // Counted as the handler returns; the runtime acks right after.
-          onDone();
+      return {
+        async consume(prefetch, onDone) {
+          // Opens the client's consumer connection too (warren keeps
+          // consumers off the publisher's connection): inside the clock.
+          await client.consume(
+            queue,
+            async () => {
+              await noop();
+              // Counted as the handler returns; the runtime acks right after.
+              onDone();
+            },
+            { prefetch },
+          );
         },
-        { prefetch },
-      );
-      return { close: () => client.close() };
+        close: () => client.close(),
+      };
     },
   },
 };
@@ -254,20 +291,24 @@ export const rabbitmqClient: System = {
     },
   },
   consuming: {
-    async open(url, queue, prefetch, onDone) {
+    async open(url, queue) {
       const rabbit = new RabbitConnection(url);
-      const consumer = rabbit.createConsumer(
-        // Passive: the queue exists; its own declare would use other arguments.
-        { queue, queueOptions: { passive: true }, qos: { prefetchCount: prefetch } },
-        async () => {
-          await noop();
-          // Acked by the library once this resolves.
-          onDone();
-        },
-      );
+      await rabbit.onConnect();
+      let consumer: ReturnType<RabbitConnection["createConsumer"]> | undefined;
       return {
+        async consume(prefetch, onDone) {
+          consumer = rabbit.createConsumer(
+            // Passive: the queue exists; its own declare would use other arguments.
+            { queue, queueOptions: { passive: true }, qos: { prefetchCount: prefetch } },
+            async () => {
+              await noop();
+              // Acked by the library once this resolves.
+              onDone();
+            },
+          );
+        },
         close: async () => {
-          await consumer.close();
+          await consumer?.close();
           await rabbit.close();
         },
       };
@@ -292,22 +333,27 @@ export const connectionManager: System = {
     },
   },
   consuming: {
-    async open(url, queue, prefetch, onDone) {
+    async open(url, queue) {
       const connection = amqpManager.connect([url]);
-      const channel = connection.createChannel();
-      await channel.waitForConnect();
-      await channel.consume(
-        queue,
-        async (message) => {
-          await noop();
-          channel.ack(message);
-          onDone();
-        },
-        { prefetch },
-      );
+      await connection.connect();
+      let channel: ReturnType<typeof connection.createChannel> | undefined;
       return {
+        async consume(prefetch, onDone) {
+          const opened = connection.createChannel();
+          channel = opened;
+          await opened.waitForConnect();
+          await opened.consume(
+            queue,
+            async (message) => {
+              await noop();
+              opened.ack(message);
+              onDone();
+            },
+            { prefetch },
+          );
+        },
         close: async () => {
-          await channel.close();
+          await channel?.close();
           await connection.close();
         },
       };
@@ -337,7 +383,11 @@ export function publishScenario(
   };
 }
 
-/** One library draining a pre-filled queue of `type` at `prefetch`, from the consume call to the last ack. */
+/**
+ * One library draining a pre-filled queue of `type` at `prefetch`, from the
+ * consume call (on a connected client; opening the consumer's channel is
+ * inside the clock) to the last ack, as issue #10 defines the scenario.
+ */
 export function consumeScenario(system: System, type: QueueType, prefetch: number): Scenario {
   return {
     label: `${system.name} consume prefetch ${prefetch} (${type})`,
@@ -346,13 +396,14 @@ export function consumeScenario(system: System, type: QueueType, prefetch: numbe
       return withQueue(context, type, messages, async (queue) => {
         const { promise, resolve } = Promise.withResolvers<Measurement>();
         let count = 0;
-        const started = performance.now();
-        const session = await system.consuming.open(context.url, queue, prefetch, () => {
-          if (++count === messages) {
-            resolve({ messages, seconds: (performance.now() - started) / 1000 });
-          }
-        });
+        const session = await system.consuming.open(context.url, queue);
         try {
+          const started = performance.now();
+          await session.consume(prefetch, () => {
+            if (++count === messages) {
+              resolve({ messages, seconds: (performance.now() - started) / 1000 });
+            }
+          });
           return await promise;
         } finally {
           await session.close();
@@ -366,6 +417,8 @@ export function consumeScenario(system: System, type: QueueType, prefetch: numbe
 export const systemsByKey: Readonly<Record<string, System>> = {
   amqplib: rawAmqplib,
   "amqplib-same-message": amqplibSameMessage,
+  "amqplib-mandatory": amqplibBareMandatory,
+  "amqplib-same-message-not-mandatory": amqplibSameMessageNotMandatory,
   warren: warrenSystem,
   "rabbitmq-client": rabbitmqClient,
   "amqp-connection-manager": connectionManager,

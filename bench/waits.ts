@@ -5,9 +5,10 @@
  * a socket becoming readable), so no library is patched:
  *
  * - `awaited`: awaited publishes (1 KiB JSON, persistent, classic durable
- *   queue, no consumer) from raw amqplib with a bare message, raw amqplib
- *   with warren's message and warren, one publish of each in turn in one
- *   process, so the broker's state is the same for all three. Per publish:
+ *   queue, no consumer) from raw amqplib with a bare message, with a bare
+ *   message and `mandatory`, with warren's message, and warren, one publish
+ *   of each in turn in one process, so the broker's state is the same for
+ *   all four. Per publish:
  *   call → socket write, socket write → confirm read, confirm read → the
  *   awaiting code resumed.
  * - `consume`: a queue of N messages drained at prefetch 1 with an async
@@ -117,6 +118,13 @@ async function awaited(count: number): Promise<void> {
       persistent: true,
       contentType: "application/json",
     })),
+    // `mandatory` alone: a classic queue answers each mandatory message with
+    // one more message to the channel's process (RabbitMQ 3.x).
+    await raw("amqplib (bare message, mandatory)", () => ({
+      persistent: true,
+      contentType: "application/json",
+      mandatory: true,
+    })),
     await raw("amqplib (warren's message)", () => ({
       persistent: true,
       contentType: "application/json",
@@ -130,6 +138,7 @@ async function awaited(count: number): Promise<void> {
     out: [] as number[],
     broker: [] as number[],
     back: [] as number[],
+    total: [] as number[],
   }));
   await admin(async (_model, queue) => {
     for (let i = 0; i < count; i++) {
@@ -146,16 +155,21 @@ async function awaited(count: number): Promise<void> {
         part.out.push(wrote - called);
         part.broker.push(confirmed - wrote);
         part.back.push(resumed - confirmed);
+        part.total.push(resumed - called);
       }
     }
   });
   await warren.close();
   console.log(`awaited publish, ${count} per side; µs, median (mean)`);
-  console.log("| side | call → write | write → confirm read | confirm read → resumed |");
-  console.log("|---|---:|---:|---:|");
+  console.log(
+    "| side | call → write | write → confirm read | confirm read → resumed | call → resumed |",
+  );
+  console.log("|---|---:|---:|---:|---:|");
   sides.forEach((side, k) => {
     const p = parts[k] as (typeof parts)[number];
-    console.log(`| ${side.name} | ${summary(p.out)} | ${summary(p.broker)} | ${summary(p.back)} |`);
+    console.log(
+      `| ${side.name} | ${summary(p.out)} | ${summary(p.broker)} | ${summary(p.back)} | ${summary(p.total)} |`,
+    );
   });
   process.exit(0);
 }
