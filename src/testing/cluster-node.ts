@@ -9,8 +9,6 @@
  * sub-dir of its own. The net tick time is short (8 s instead of 60 s) so
  * that a paused node is declared down within seconds, and partitions are
  * handled by `pause_minority`, the mode RabbitMQ recommends for three nodes.
- * A dead letter whose hop was not confirmed is sent again after 5 s rather
- * than 180 s (DEAD_LETTER_RESEND_MS).
  */
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -27,16 +25,6 @@ import {
 
 /** Net tick time of cluster nodes, in seconds: a paused node is down after 6-10 s. */
 export const CLUSTER_NET_TICKTIME_SECONDS = 8;
-
-/**
- * How long a quorum queue's at-least-once dead-letter worker waits for the
- * target queue's confirm before it sends the message again, in
- * milliseconds. RabbitMQ 3.10's default is 180 s: a retry copy whose wait
- * ended while the work queue's leader was stopping sat in its tier for
- * three minutes (scenario 3, docs/reliability.md). docs/operations.md
- * advises the same setting for production clusters.
- */
-export const DEAD_LETTER_RESEND_MS = 5_000;
 
 /** Ports and names of one node, fixed for its whole life. */
 export interface ClusterNodeConfig {
@@ -93,8 +81,7 @@ export async function writeNodeConfig(config: ClusterNodeConfig, seed?: string):
   );
   await writeFile(
     join(dir, "advanced.config"),
-    `[{kernel, [{net_ticktime, ${CLUSTER_NET_TICKTIME_SECONDS}}]},\n` +
-      ` {rabbit, [{dead_letter_worker_publisher_confirm_timeout, ${DEAD_LETTER_RESEND_MS}}]}].\n`,
+    `[{kernel, [{net_ticktime, ${CLUSTER_NET_TICKTIME_SECONDS}}]}].\n`,
   );
 }
 
