@@ -26,17 +26,9 @@
  *
  * When the muxer is not where amqplib 2 keeps it, writes are corked from the
  * first write of a tick to the next `process.nextTick` instead.
- *
- * A frame that nothing else will join, such as the ack of a lone delivery at
- * prefetch 1, can skip even that: {@link writeNow} runs the muxer's pass at
- * once for one channel. Otherwise the frame waits two `process.nextTick`s
- * (the channel's buffer announcing it, then the pass), behind every promise
- * continuation of the tick: the bookkeeping after the ack. Measured for
- * issue #10 (docs/performance.md), that wait was about a third of the
- * client's time from a delivery's read to its ack's write.
  */
-import type { Readable, Writable } from "node:stream";
-import type { Channel, ChannelModel } from "amqplib";
+import type { Writable } from "node:stream";
+import type { ChannelModel } from "amqplib";
 
 const COALESCED = Symbol("warren.coalesced");
 
@@ -52,19 +44,6 @@ interface AmqplibMuxer {
   _scheduleRead?: () => void;
   /** True while a pass is scheduled. */
   scheduledRead?: boolean;
-  /** The channels' buffers a pass reads from (amqplib adds one on its `readable` event). */
-  newStreams?: Readable[];
-  oldStreams?: Readable[];
-  /** True while the socket refuses writes (until `drain`). */
-  blocked?: boolean;
-}
-
-/** The part of an amqplib channel {@link writeNow} reaches into. */
-interface AmqplibChannel {
-  ch?: number;
-  connection?: AmqplibConnection & {
-    channels?: ({ buffer?: Readable } | null | undefined)[];
-  };
 }
 
 /**
@@ -126,28 +105,4 @@ function corkUntilNextTick(stream: Writable): void {
     }
     return (write as (...a: unknown[]) => boolean).apply(this, args);
   } as Writable["write"];
-}
-
-/**
- * Writes the frames `channel` has buffered to the socket now, in one corked
- * pass, instead of two `process.nextTick`s later (see the module comment).
- * For a frame nothing else of this tick will join: a burst still belongs in
- * the scheduled pass. Does nothing when amqplib's internals are not where
- * amqplib 2 keeps them, or while the socket refuses writes (the pass after
- * `drain` sends the frames).
- */
-export function writeNow(channel: Channel): void {
-  const internal = channel as unknown as AmqplibChannel;
-  const connection = internal.connection;
-  const muxer = connection?.muxer;
-  const number = internal.ch;
-  if (muxer === undefined || number === undefined || muxer.blocked === true) return;
-  const buffer = connection?.channels?.[number]?.buffer;
-  const pass = muxer._readIncoming;
-  const queued = muxer.newStreams;
-  if (buffer === undefined || typeof pass !== "function" || !Array.isArray(queued)) return;
-  // The buffer joins the pass's list on its `readable` event, a tick from
-  // now; a pass that empties it first means no event (and no empty pass).
-  if (!queued.includes(buffer) && !muxer.oldStreams?.includes(buffer)) queued.push(buffer);
-  pass.call(muxer);
 }

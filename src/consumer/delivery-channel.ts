@@ -7,9 +7,8 @@
  * on the next `process.nextTick`, while more deliveries of the channel wait
  * to be handled (their acks will follow in the same tick). When none waits,
  * as at prefetch 1 or for the last delivery of a batch, there is nothing to
- * fold the ack into, and it is sent at once, written to the socket in the
- * same call (coalesce.ts `writeNow`): deferring it only held it back behind
- * the bookkeeping of the delivery (issue #10). At prefetch 50 the broker, not the client,
+ * fold the ack into, and it is sent at once: deferring it only held it back
+ * behind the bookkeeping of the delivery (issue #10). At prefetch 50 the broker, not the client,
  * is the bottleneck, and an ack frame per message costs it dearly: measured
  * with `node bench/run.ts --only "consume, prefetch 50"`, warren drained at
  * 0.76× raw amqplib with one ack write per message, 0.89× with the writes of
@@ -23,7 +22,6 @@
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
-import { writeNow } from "../connection/coalesce.ts";
 import { attemptOf, messageLogFields } from "./context.ts";
 
 /**
@@ -65,8 +63,7 @@ export function batchedDeliveryChannel(
   // The latest delivery acked in this tick; acking it with `multiple`
   // covers the earlier ones acked in the same tick.
   let pending: ConsumeMessage | undefined;
-  /** Sends the pending ack; `now` writes it to the socket at once (coalesce.ts). */
-  const send = (now: boolean) => {
+  const flush = () => {
     const message = pending;
     pending = undefined;
     if (message === undefined || !isOpen()) return;
@@ -75,21 +72,16 @@ export function batchedDeliveryChannel(
       channel.ack(message, true);
     } catch (error) {
       dropped("ack", message, error);
-      return;
     }
-    if (now) writeNow(channel);
   };
-  const flush = () => send(false);
   return {
     isOpen,
     flush,
     ack: (message) => {
       if (!moreWaiting()) {
         // It also covers an ack still pending from earlier in this tick.
-        // Nothing of this channel will join it: onto the socket before the
-        // delivery's bookkeeping runs, not after it.
         pending = message;
-        send(true);
+        flush();
         return;
       }
       if (pending === undefined) process.nextTick(flush);

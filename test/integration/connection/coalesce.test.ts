@@ -2,13 +2,12 @@
  * The socket-write coalescing of src/connection/coalesce.ts against a real
  * broker: the frames amqplib's muxer writes in one pass leave as far fewer
  * socket writes than frames, and every message still arrives and is
- * confirmed; a frame leaves within the tick it was made in; and
- * `writeNow` puts a channel's frames on the socket within the call.
+ * confirmed; and a frame leaves within the tick it was made in.
  */
 import type { Socket } from "node:net";
 import amqp from "amqplib";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { coalesceSocketWrites, writeNow } from "../../../src/connection/coalesce.ts";
+import { coalesceSocketWrites } from "../../../src/connection/coalesce.ts";
 import { createVhost, randomName, type TestVhost } from "../publisher/support.ts";
 
 let vhost: TestVhost;
@@ -108,45 +107,6 @@ it("writes a frame within the tick it was made in, not on the event loop's next 
     expect(counter.writes - before).toBe(1);
     await channel.waitForConfirms();
     expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(51);
-  } finally {
-    await model.close();
-  }
-});
-
-it("writeNow writes an ack to the socket within the call, and the broker takes it", async () => {
-  const queue = randomName("coalesce-now");
-  await vhost.channel.assertQueue(queue, { durable: false });
-  for (let i = 0; i < 3; i++) vhost.channel.sendToQueue(queue, Buffer.from(`m${i}`));
-  const model = await amqp.connect(vhost.url, { noDelay: true });
-  try {
-    coalesceSocketWrites(model);
-    const channel = await model.createChannel();
-    await channel.prefetch(1);
-    const counter = countSocketWrites(model);
-    const seen: { deferred: number; now: number }[] = [];
-    const done = Promise.withResolvers<void>();
-    await channel.consume(queue, (message) => {
-      if (message === null) return;
-      const before = counter.writes;
-      channel.ack(message);
-      // Without writeNow the ack waits for the muxer's pass, ticks later.
-      const deferred = counter.writes - before;
-      writeNow(channel);
-      // A second call finds nothing left to write.
-      writeNow(channel);
-      seen.push({ deferred, now: counter.writes - before });
-      if (seen.length === 3) done.resolve();
-    });
-    await done.promise;
-    expect(seen).toEqual([
-      { deferred: 0, now: 1 },
-      { deferred: 0, now: 1 },
-      { deferred: 0, now: 1 },
-    ]);
-    // Every ack reached the broker: nothing is left unacked or ready.
-    await expect.poll(async () => (await vhost.channel.checkQueue(queue)).messageCount).toBe(0);
-    await channel.close();
-    expect((await vhost.channel.checkQueue(queue)).messageCount).toBe(0);
   } finally {
     await model.close();
   }
