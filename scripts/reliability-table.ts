@@ -30,13 +30,22 @@ const rows = files.map((file) => {
     `${ms(r.recoveryP50Ms)} / ${ms(r.recoveryP99Ms)}`,
     `${Math.min(...rss)}-${Math.max(...rss)}`,
     r.unhandled.length === 0 ? "none" : r.unhandled.length,
+    r.drainMs === undefined ? "—" : ms(r.drainMs),
     ms(r.durationMs),
   ].join(" | ");
 });
+// What the consumers logged at warn, per scenario: how warren saw the fault.
+const warnings = files.flatMap((file) => {
+  const r = JSON.parse(readFileSync(join(dir, file), "utf8"));
+  const entries = Object.entries((r.consumerWarnings ?? {}) as Record<string, number>);
+  if (entries.length === 0) return [];
+  return [`- ${r.scenario}: ${entries.map(([message, n]) => `${n}× \`${message}\``).join("; ")}`];
+});
 console.log(
   [
-    "| scenario | where | published | confirmed | handled | lost | dup. executions | dup. suppressed | dead-lettered | recovery p50 / p99 | max RSS (MB, per process) | unhandled | took |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| scenario | where | published | confirmed | handled | lost | dup. executions | dup. suppressed | dead-lettered | recovery p50 / p99 | max RSS (MB, per process) | unhandled | drain | took |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((row) => `| ${row} |`),
+    ...(warnings.length === 0 ? [] : ["", "Consumer warnings:", "", ...warnings]),
   ].join("\n"),
 );

@@ -47,7 +47,7 @@ describe("crash loops", () => {
       const { exited } = run();
       const outcome = await Promise.race([
         exited,
-        waitFor(async () => (await h.depth("work.dlq")) > 0, 15_000, "the dead letter").then(
+        waitFor(async () => (await h.depth("work.dlq")) > 0, 45_000, "the dead letter").then(
           () => "dead-lettered" as const,
         ),
       ]);

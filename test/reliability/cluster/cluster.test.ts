@@ -48,6 +48,9 @@ afterAll(async () => {
   for (const retry of shared.cluster?.bootRetries ?? []) {
     console.log(`[reliability] a node's boot exited and was tried again: ${retry}`);
   }
+  for (const heal of shared.cluster?.heals ?? []) {
+    console.log(`[reliability] a partition outlasted 20 s; restarted the app of ${heal}`);
+  }
   await starting?.then((c) => c.stop()).catch(() => undefined);
   await postgres?.stop();
 });
@@ -73,6 +76,8 @@ describe("the local cluster", () => {
           .sort(),
       );
     }
+    // Every node lists every node running and no partition.
+    await cluster().waitWhole({ timeoutMs: 10_000 });
   });
 });
 

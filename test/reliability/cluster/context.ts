@@ -49,11 +49,15 @@ export function expectPassed(report: Report): void {
   expect(report.confirmed).toBeGreaterThan(0);
 }
 
-/** Starts every node that is down and resumes every paused one. */
+/**
+ * Starts every node that is down, resumes every paused one, and waits
+ * until the cluster is whole (no node down, no partition).
+ */
 export async function allNodesUp(): Promise<void> {
   const c = cluster();
   for (let index = 0; index < c.nodes.length; index++) await c.resume(index);
   await Promise.all(c.nodes.map((_, index) => c.startNode(index)));
+  await c.waitWhole();
 }
 
 /**

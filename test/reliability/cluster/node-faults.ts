@@ -115,7 +115,16 @@ export function nodeScenarios(): void {
           async (leader) => {
             // Net tick time 8 s: the others declare it down after at most ~10 s.
             await sleep(15_000);
+            const heals = cluster().heals.length;
             await cluster().resume(leader);
+            // The cluster heals (pause_minority, or the operator's restart of
+            // the minority's app when that does not come): consumers and
+            // publishers carry on through it.
+            await cluster().waitWhole();
+            const healed = cluster().heals.slice(heals);
+            console.log(
+              `[reliability] 04 after the resume: ${healed.length === 0 ? "the cluster healed by itself" : `partition ended by restarting the app of ${healed.join("; ")}`}`,
+            );
           },
         ),
     );
