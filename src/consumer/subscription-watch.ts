@@ -30,11 +30,11 @@
  *   held no delivery since before the previous check: the broker owes that
  *   lane a message and does not send it. The lane's one unacked slot
  *   (prefetch 1) is taken, in the broker's books, by a delivery this
- *   process already settled. Seen on the three-node RabbitMQ 3.10.8
- *   cluster after the node leading a quorum queue was paused past the net
- *   tick time: settles sent while it was out were lost, and each wedged
- *   lane kept one unacked message nobody handled (docs/reliability.md,
- *   scenario 4). Closing the channel hands that message back (the guard
+ *   process already settled. The three-node RabbitMQ 3.10.8 cluster was
+ *   left in this state after the node leading a quorum queue was paused
+ *   past the net tick time: every message handled, yet one unacked message
+ *   per consumer and the rest ready, for 30 s (docs/reliability.md,
+ *   scenario 4; most likely settles lost while the leader was out). Closing the channel hands that message back (the guard
  *   or the handler takes it again). On a single-active-consumer queue the
  *   waiting lanes are idle by design: only the active lane counts.
  *

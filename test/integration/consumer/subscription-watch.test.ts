@@ -87,6 +87,28 @@ function swallowNextDelivery(): { swallowed: boolean } {
   return state;
 }
 
+/**
+ * Consumes `Q` with a handler that takes `delayMs`; returns the ids handled
+ * and the lanes the watch cancelled, in order.
+ */
+async function slowConsumer(
+  delayMs: number,
+  options: { concurrency: number; subscriptionCheckMs: number },
+): Promise<{ ids: number[]; cancelled: number[] }> {
+  const ids: number[] = [];
+  const cancelled: number[] = [];
+  const consumer = await h.consume<{ id: number }>(
+    Q,
+    async (message) => {
+      await sleep(delayMs);
+      ids.push(message.id);
+    },
+    options,
+  );
+  consumer.on("cancelled", (lane) => cancelled.push(lane));
+  return { ids, cancelled };
+}
+
 async function brokerConsumers(): Promise<number> {
   const channel = await h.raw.createChannel();
   try {
@@ -194,19 +216,9 @@ describe("subscription watch", () => {
   });
 
   it("leaves busy lanes alone while messages wait", async () => {
-    const ids: number[] = [];
-    const consumer = await h.consume<{ id: number }>(
-      Q,
-      async (message) => {
-        await sleep(50);
-        ids.push(message.id);
-      },
-      // Checks far more often than deliveries: many land in the moment a
-      // lane has settled one message and waits for the next.
-      { concurrency: 2, subscriptionCheckMs: 10 },
-    );
-    const cancelled: number[] = [];
-    consumer.on("cancelled", (lane) => cancelled.push(lane));
+    // Checks far more often than deliveries: many land in the moment a
+    // lane has settled one message and waits for the next.
+    const { ids, cancelled } = await slowConsumer(50, { concurrency: 2, subscriptionCheckMs: 10 });
     for (let id = 1; id <= 60; id++) await h.publish("events", "job.created", { id });
     await waitFor(() => ids.length === 60, 10_000, "all handled");
     expect(cancelled).toEqual([]);
@@ -214,17 +226,10 @@ describe("subscription watch", () => {
   });
 
   it("leaves the waiting lanes of a single active consumer queue alone (the broker counts one)", async () => {
-    const ids: number[] = [];
-    const consumer = await h.consume<{ id: number }>(
-      Q,
-      async (message) => {
-        await sleep(300);
-        ids.push(message.id);
-      },
-      { concurrency: 3, subscriptionCheckMs: 100 },
-    );
-    const cancelled: number[] = [];
-    consumer.on("cancelled", (lane) => cancelled.push(lane));
+    const { ids, cancelled } = await slowConsumer(300, {
+      concurrency: 3,
+      subscriptionCheckMs: 100,
+    });
     await sleep(1_000);
     expect(await brokerConsumers()).toBe(1);
     // Messages wait ready behind the active lane while the others idle.
