@@ -17,6 +17,7 @@ import { delimiter, join } from "node:path";
 import { ConnectionError, ErrorCode } from "../errors.ts";
 import { canConnect } from "./docker.ts";
 import { managementRequest } from "./management.ts";
+import { rabbitmqNodeEnv } from "./node-env.ts";
 import { freePorts } from "./ports.ts";
 import {
   killGroupSync,
@@ -113,23 +114,12 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     ].join("\n"),
   );
 
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(options.env)) {
-    if (!key.startsWith("RABBITMQ_")) env[key] = value;
-  }
-  Object.assign(env, {
-    HOME: dir,
-    RABBITMQ_NODENAME: nodeName,
-    RABBITMQ_NODE_PORT: String(amqpPort),
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-    RABBITMQ_LOG_BASE: join(dir, "log"),
-    RABBITMQ_LOGS: nodeLog,
-    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq"),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
-    RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
-    RABBITMQ_PID_FILE: join(dir, "node.pid"),
+  const env = rabbitmqNodeEnv(options.env, {
+    dir,
+    nodeName,
+    amqpPort,
+    distPort,
+    logFile: nodeLog,
   });
 
   const server = startServerProcess({

@@ -14,6 +14,7 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { canConnect } from "./docker.ts";
+import { rabbitmqNodeEnv } from "./node-env.ts";
 import {
   groupAlive,
   type ServerProcess,
@@ -37,7 +38,7 @@ export interface ClusterNodeConfig {
   rootDir: string;
   /** `rabbitmq-server` start script. */
   serverPath: string;
-  /** Environment without any `RABBITMQ_*` variable. */
+  /** The caller's environment; `nodeEnv` drops its `RABBITMQ_*` variables. */
   baseEnv: NodeJS.ProcessEnv;
 }
 
@@ -94,19 +95,14 @@ export function nodeDir(config: ClusterNodeConfig): string {
 export function nodeEnv(config: ClusterNodeConfig): NodeJS.ProcessEnv {
   const dir = nodeDir(config);
   return {
-    ...config.baseEnv,
-    HOME: config.rootDir,
-    RABBITMQ_NODENAME: config.name,
-    RABBITMQ_NODE_PORT: String(config.amqpPort),
-    RABBITMQ_DIST_PORT: String(config.distPort),
-    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-    RABBITMQ_LOG_BASE: join(dir, "log"),
-    RABBITMQ_LOGS: join(dir, "log", "node.log"),
-    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq"),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
-    RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
-    RABBITMQ_PID_FILE: join(dir, "node.pid"),
+    ...rabbitmqNodeEnv(config.baseEnv, {
+      dir,
+      home: config.rootDir,
+      nodeName: config.name,
+      amqpPort: config.amqpPort,
+      distPort: config.distPort,
+      logFile: join(dir, "log", "node.log"),
+    }),
     // Idle schedulers sleep instead of spinning: three nodes share two
     // cores (and the machine other test runs), and busy-waiting schedulers
     // take CPU the booting peers need.

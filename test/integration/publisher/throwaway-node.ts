@@ -14,6 +14,7 @@ import { afterAll, beforeAll } from "vitest";
 import type { Warren } from "../../../src/client.ts";
 import { findRabbitmqServer } from "../../../src/testing/broker-local.ts";
 import { canConnect } from "../../../src/testing/docker.ts";
+import { rabbitmqNodeEnv } from "../../../src/testing/node-env.ts";
 import { freePorts } from "../../../src/testing/ports.ts";
 import {
   onProcessExit,
@@ -56,23 +57,7 @@ export async function createThrowawayNode(): Promise<ThrowawayNode> {
       "",
     ].join("\n"),
   );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("RABBITMQ_")) env[key] = value;
-  }
-  Object.assign(env, {
-    HOME: dir,
-    RABBITMQ_NODENAME: nodeName,
-    RABBITMQ_NODE_PORT: String(amqpPort),
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-    RABBITMQ_LOG_BASE: join(dir, "log"),
-    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq"),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
-    RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
-    RABBITMQ_PID_FILE: join(dir, "node.pid"),
-  });
+  const env = rabbitmqNodeEnv(process.env, { dir, nodeName, amqpPort, distPort });
   const ctlPath = join(serverPath, "..", "rabbitmqctl");
   let server: ServerProcess | undefined;
   const unregister = onProcessExit(() => {
