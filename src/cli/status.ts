@@ -1,9 +1,11 @@
 /**
  * `warren status [topology-file]`: a table (or `--json`) of every work
  * queue's backlog, tiers, dead letters, consumers and rates, from
- * `readQueueStatus`. Exit code 2 when a dead-letter queue is not empty or a
- * work queue has no consumer (`--ignore-dlq`, `--ignore-consumers` switch
- * those off) or is missing, so it can gate a deploy; `--watch` redraws the
+ * `readQueueStatus`. Exit code 2 on any finding of `statusProblems` (a
+ * dead-letter queue not empty, a work queue without consumers or missing,
+ * dead letters held in a queue's dead-letter hop; `--ignore-dlq` and
+ * `--ignore-consumers` switch the first two off), so it can gate a
+ * deploy; `--watch` redraws the
  * table every `--interval-ms` (in place on a terminal) until Ctrl-C.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -38,7 +40,9 @@ export function formatAge(seconds: number): string {
 }
 
 const rate = (perSecond: number) => perSecond.toFixed(1);
-const depth = (q: QueueCounts) => (q.unacked > 0 ? `${q.ready}+${q.unacked}` : `${q.ready}`);
+/** `ready`, `ready+unacked`, and ` (N held)` for dead letters in the broker's hop. */
+const depth = (q: QueueCounts) =>
+  `${q.unacked > 0 ? `${q.ready}+${q.unacked}` : `${q.ready}`}${q.held > 0 ? ` (${q.held} held)` : ""}`;
 
 function printReport(out: Output, report: QueueStatusReport, problems: StatusProblem[]): void {
   out.line(`vhost "${report.vhost}" at ${report.readAt} (ready+unacked)`);
@@ -88,7 +92,8 @@ export const statusCommand: Command = {
     "--interval-ms <ms>          refresh interval of --watch (default 2000)",
     "--ignore-dlq                a non-empty dead-letter queue is not a problem (exit 0)",
     "--ignore-consumers          a work queue without consumers is not a problem (exit 0)",
-    "Exit codes: 0 no problems, 1 error, 2 a DLQ holds messages, a queue has no consumer or is missing.",
+    "Exit codes: 0 no problems, 1 error, 2 a DLQ holds messages, a queue has no consumer or is missing,",
+    "            or a queue holds dead letters its target has not accepted.",
   ],
   positionals: [],
   optionalPositionals: ["topology-file"],

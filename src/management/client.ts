@@ -53,7 +53,11 @@ export interface ManagementQueue {
   auto_delete: boolean;
   exclusive: boolean;
   arguments: ManagementArguments;
-  /** Ready plus unacknowledged; absent until the broker's first stats emission. */
+  /**
+   * Every message the queue holds: ready, unacknowledged and, on a quorum
+   * queue that dead-letters at least once, dead letters its target has not
+   * yet accepted. Absent until the broker's first stats emission.
+   */
   messages?: number;
   messages_ready?: number;
   messages_unacknowledged?: number;

@@ -17,6 +17,12 @@
  * src/dlq/walk.ts). The only trace it leaves is the redelivered flag (and
  * one more `x-delivery-count` on a quorum `Q.dlq`, which has no delivery
  * limit).
+ *
+ * Held dead letters: a quorum queue dead-letters at least once (warren
+ * declares it so), keeping each dead-lettered message until its target
+ * queue has confirmed it. The broker counts such messages in the queue's
+ * total but neither as ready nor as unacked. The hop takes milliseconds;
+ * messages held across readings are stuck (docs/operations.md#held-dead-letters).
  */
 import type { ChannelModel, GetMessage } from "amqplib";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
@@ -48,6 +54,11 @@ export interface QueueCounts {
   exists: boolean;
   ready: number;
   unacked: number;
+  /**
+   * Messages the queue holds in its dead-letter hop: counted by the broker,
+   * neither ready nor unacked (see the module comment).
+   */
+  held: number;
   consumers: number;
   /** Messages published into the queue per second, averaged over the last minute. */
   publishRate: number;
@@ -76,7 +87,7 @@ export interface QueueStatusReport {
 
 /** A finding that gates a deploy. */
 export interface StatusProblem {
-  kind: "dlq-not-empty" | "no-consumers" | "queue-missing";
+  kind: "dlq-not-empty" | "no-consumers" | "queue-missing" | "dead-letters-held";
   queue: string;
   detail: string;
 }
@@ -98,11 +109,14 @@ function perSecond(details: { rate?: number; avg_rate?: number } | undefined): n
 
 function counts(name: string, queue: ManagementQueue | undefined): QueueCounts {
   const stats = queue?.message_stats;
+  const ready = queue?.messages_ready ?? 0;
+  const unacked = queue?.messages_unacknowledged ?? 0;
   return {
     name,
     exists: queue !== undefined,
-    ready: queue?.messages_ready ?? 0,
-    unacked: queue?.messages_unacknowledged ?? 0,
+    ready,
+    unacked,
+    held: Math.max(0, (queue?.messages ?? 0) - ready - unacked),
     consumers: queue?.consumers ?? 0,
     publishRate: perSecond(stats?.publish_details),
     deliverRate: perSecond(stats?.deliver_get_details),
@@ -238,6 +252,14 @@ export function statusProblems(
   // The partitions of one queue share its .dlq: report it once.
   const deadLettersReported = new Set<string>();
   for (const queue of report.queues) {
+    // A tier keeps what it holds when its work queue is gone.
+    for (const held of [queue, ...queue.tiers].filter((q) => q.held > 0)) {
+      problems.push({
+        kind: "dead-letters-held",
+        queue: queue.name,
+        detail: `${held.name} holds ${held.held} dead-lettered message${held.held === 1 ? "" : "s"} its target has not accepted: if this stays across readings, see docs/operations.md#held-dead-letters`,
+      });
+    }
     if (!queue.exists) {
       problems.push({
         kind: "queue-missing",

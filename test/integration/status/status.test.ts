@@ -121,6 +121,55 @@ describe("warren status", () => {
     ]);
   });
 
+  it("exits 2 when a retry tier holds a dead letter its target has not accepted", async () => {
+    // The tier's copy expires after 1 s and is dead-lettered at least once
+    // to `work`; with `work` gone the broker has nowhere to put it and keeps
+    // it in the tier: counted, neither ready nor unacked.
+    const heldQueues = { work: { retry: { delays: ["1s"], maxAttempts: 2 } } };
+    const held = await freshTopology(heldQueues);
+    try {
+      const connection = await amqp.connect(held.url);
+      const channel = await connection.createConfirmChannel();
+      await channel.deleteQueue("work");
+      channel.sendToQueue("work.retry.1s", Buffer.from("{}"), { messageId: "held-1" });
+      await channel.waitForConfirms();
+      await connection.close();
+
+      const heldFile = join(dir, "held.json");
+      await writeFile(heldFile, JSON.stringify({ vhost: held.vhost, queues: heldQueues }));
+      // `work` is missing from the start (exit 2 at once); the held count
+      // shows once the copy has expired and the statistics caught up.
+      const report = await waitFor(
+        async () => {
+          const run = await cli(["status", heldFile, "--json", "--ignore-consumers"]);
+          const parsed = JSON.parse(run.stdout);
+          return run.code === 2 && parsed.queues[0].tiers[0].held > 0 ? parsed : undefined;
+        },
+        20_000,
+        "the tier's held dead letter in warren status",
+      );
+      expect(report.queues[0].tiers[0]).toMatchObject({
+        name: "work.retry.1s",
+        ready: 0,
+        unacked: 0,
+        held: 1,
+      });
+      expect(report.problems).toEqual([
+        expect.objectContaining({
+          kind: "dead-letters-held",
+          queue: "work",
+          detail: expect.stringContaining("work.retry.1s holds 1 dead-lettered message"),
+        }),
+        expect.objectContaining({ kind: "queue-missing", queue: "work" }),
+      ]);
+      const human = await cli(["status", heldFile, "--ignore-consumers"]);
+      expect(human.stdout).toMatch(/^work\s+missing\s.*\s1s:0 \(1 held\)\s/m);
+      expect(human.stdout).toContain("problem: dead-letters-held: work.retry.1s holds 1");
+    } finally {
+      await held.remove();
+    }
+  });
+
   it("exits 1 on bad usage", async () => {
     const run = await cli(["status", file, "extra"]);
     expect(run.code).toBe(1);
