@@ -41,11 +41,17 @@ const warnings = files.flatMap((file) => {
   if (entries.length === 0) return [];
   return [`- ${r.scenario}: ${entries.map(([message, n]) => `${n}× \`${message}\``).join("; ")}`];
 });
+// Copies the broker held in a retry tier's dead-letter hop, and what released them.
+const released = files.flatMap((file) => {
+  const r = JSON.parse(readFileSync(join(dir, file), "utf8"));
+  return ((r.heldCopiesReleased ?? []) as string[]).map((what) => `- ${r.scenario}: ${what}`);
+});
 console.log(
   [
     "| scenario | where | published | confirmed | handled | lost | dup. executions | dup. suppressed | dead-lettered | recovery p50 / p99 | max RSS (MB, per process) | unhandled | drain | took |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((row) => `| ${row} |`),
     ...(warnings.length === 0 ? [] : ["", "Consumer warnings:", "", ...warnings]),
+    ...(released.length === 0 ? [] : ["", "Held copies released:", "", ...released]),
   ].join("\n"),
 );

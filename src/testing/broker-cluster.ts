@@ -307,9 +307,20 @@ export class LocalCluster {
       if (view.down < majority) continue;
       const node = this.#at(index);
       this.heals.push(`${node.config.name}: ${view.text}`);
-      await rabbitmqctl(node.config, ["stop_app"]);
-      await rabbitmqctl(node.config, ["start_app"]);
+      await this.restartApp(index);
     }
+  }
+
+  /**
+   * Restarts the RabbitMQ application of node `index` (`rabbitmqctl
+   * stop_app`, `start_app`): its connections close, the Erlang VM and the
+   * node's data stay, and the node rejoins the cluster. Resolves once
+   * `start_app` has returned.
+   */
+  async restartApp(index: number): Promise<void> {
+    const node = this.#at(index);
+    await rabbitmqctl(node.config, ["stop_app"]);
+    await rabbitmqctl(node.config, ["start_app"]);
   }
 
   /** What node `index` reports about the cluster. */
@@ -471,10 +482,6 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   }
   const size = options.size ?? 3;
   const dir = await mkdtemp(join(tmpdir(), "warren-cluster-"));
-  const baseEnv: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith("RABBITMQ_")) baseEnv[key] = value;
-  }
   const ports = await freePorts(size * 3);
   const prefix = `warren-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const configs = Array.from({ length: size }, (_, i) => ({
@@ -484,7 +491,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     distPort: ports[i * 3 + 2] as number,
     rootDir: dir,
     serverPath,
-    baseEnv,
+    baseEnv: env,
   }));
   const cluster = new LocalCluster(dir, configs, options.startTimeoutMs ?? 120_000);
   try {

@@ -38,6 +38,16 @@ export function clusterEnv(): ScenarioEnv {
       }
       return `${answers.join("\n")}\n${c.logs()}`;
     },
+    // The step that released a held copy in each occurrence seen
+    // (docs/reliability.md): the tier's leader starts a new dead-letter
+    // worker, which sends the copy again.
+    releaseHeldCopies: async (vhost, queue) => {
+      const leader = await c.queueLeader(vhost, queue);
+      const started = Date.now();
+      await c.restartApp(leader);
+      await c.waitWhole();
+      return `restarted the RabbitMQ application of ${c.nodes[leader]?.name}, the leader of ${queue}, in ${Date.now() - started} ms`;
+    },
   };
 }
 

@@ -39,6 +39,12 @@ export interface ScenarioEnv {
    * added to a failure message. Optional.
    */
   diagnose?(vhost: string): Promise<string>;
+  /**
+   * Releases the copies quorum queue `queue` holds in its at-least-once
+   * dead-letter hop (see {@link HELD_AFTER_MS}) and says what it did.
+   * Optional: without it, held copies fail the drain.
+   */
+  releaseHeldCopies?(vhost: string, queue: string): Promise<string>;
 }
 
 export interface ScenarioOptions {
@@ -69,10 +75,18 @@ export interface Report {
   consumerWarnings: Record<string, number>;
   /** From the last confirmed message handled to empty queues (late copies settled). */
   drainMs: number;
+  /**
+   * What the environment did to release copies the broker held in a retry
+   * tier's dead-letter hop (see {@link HELD_AFTER_MS}); empty when nothing
+   * was held.
+   */
+  heldCopiesReleased: string[];
   durationMs: number;
 }
 
 const QUEUE = "work";
+/** The work queue's one retry tier. */
+const TIER = `${QUEUE}.retry.1s`;
 
 /**
  * How long late copies may take to settle once every confirmed message is
@@ -83,6 +97,18 @@ const QUEUE = "work";
  * stuck one. WARREN_RELIABILITY_DRAIN_MS overrides it.
  */
 const DRAIN_MS = Number(process.env.WARREN_RELIABILITY_DRAIN_MS ?? 120_000);
+
+/**
+ * A quorum retry tier dead-letters expired copies back to the work queue
+ * at least once: it keeps each copy until the work queue has confirmed it.
+ * Such a copy counts in the tier's `messages` but is neither ready nor
+ * unacked. The hop takes milliseconds; in 2 of 12 runs of scenario 3 on
+ * RabbitMQ 3.10.8 a copy stayed held past 120 s after the work queue's
+ * leader was stopped, and restarting the RabbitMQ application of the
+ * tier's leader released it (docs/reliability.md). A copy held this long
+ * is released that way, once per scenario, and the report says so.
+ */
+const HELD_AFTER_MS = 20_000;
 
 export class Scenario {
   readonly name: string;
@@ -227,16 +253,18 @@ export class Scenario {
     }
   }
 
-  async #queueMessages(queue: string): Promise<number> {
+  /** A queue's counts as the management API gives them (-1 when it does not say). */
+  async #queueCounts(queue: string): Promise<{ messages: number; held: number }> {
     const path = `/api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}`;
     const response = await this.env.management(path);
-    const body = (await response.json()) as { messages?: number };
-    return body.messages ?? -1;
-  }
-
-  /** Messages in `work` and its retry tier, as the management API counts them. */
-  async #leftInQueues(): Promise<number> {
-    return (await this.#queueMessages(QUEUE)) + (await this.#queueMessages(`${QUEUE}.retry.1s`));
+    const body = (await response.json()) as {
+      messages?: number;
+      messages_ready?: number;
+      messages_unacknowledged?: number;
+    };
+    const messages = body.messages ?? -1;
+    const settled = (body.messages_ready ?? 0) + (body.messages_unacknowledged ?? 0);
+    return { messages, held: Math.max(0, messages - settled) };
   }
 
   /**
@@ -246,7 +274,7 @@ export class Scenario {
    */
   async #describeLeft(): Promise<string> {
     const parts: string[] = [];
-    for (const queue of [QUEUE, `${QUEUE}.retry.1s`]) {
+    for (const queue of [QUEUE, TIER]) {
       const path = `/api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}`;
       try {
         const info = (await (await this.env.management(path)).json()) as Record<string, unknown>;
@@ -384,11 +412,28 @@ export class Scenario {
     // behind, so zero is taken when two readings 1 s apart agree.
     const drainStarted = Date.now();
     const deadline = drainStarted + DRAIN_MS;
+    const heldCopiesReleased: string[] = [];
+    let heldSince: number | undefined;
     let left = -1;
     let zeros = 0;
     while (Date.now() < deadline && zeros < 2) {
-      left = await this.#leftInQueues();
+      const work = await this.#queueCounts(QUEUE);
+      const tier = await this.#queueCounts(TIER);
+      left = work.messages + tier.messages;
       zeros = left === 0 ? zeros + 1 : 0;
+      heldSince = tier.held > 0 ? (heldSince ?? Date.now()) : undefined;
+      const release = this.env.releaseHeldCopies;
+      if (
+        heldSince !== undefined &&
+        Date.now() - heldSince >= HELD_AFTER_MS &&
+        heldCopiesReleased.length === 0 &&
+        release !== undefined
+      ) {
+        const what = await release(this.vhost, TIER);
+        heldCopiesReleased.push(
+          `${tier.held} held in ${TIER} for ${HELD_AFTER_MS / 1000} s: ${what}`,
+        );
+      }
       if (zeros < 2) await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     const drainMs = Date.now() - drainStarted;
@@ -431,6 +476,7 @@ export class Scenario {
       unhandled: this.consumers.flatMap((c) => c.unhandled.map((e) => `${c.name}: ${e.message}`)),
       consumerWarnings: countWarnings(this.consumers),
       drainMs,
+      heldCopiesReleased,
       durationMs: Date.now() - this.started,
     };
     if (left !== 0) {
