@@ -25,6 +25,7 @@ import {
   waitGroupGone,
   writeNodeConfig,
 } from "./cluster-node.ts";
+import { type NodeView, readNodeView } from "./cluster-view.ts";
 import { managementRequest } from "./management.ts";
 import { freePorts } from "./ports.ts";
 import {
@@ -66,14 +67,6 @@ export interface LocalClusterNode {
   readonly pid: number;
   /** False after `kill` or `stopNode`, until `startNode`. */
   readonly running: boolean;
-}
-
-/** One node's account of the cluster (see `waitWhole`). */
-interface NodeView {
-  whole: boolean;
-  /** Nodes it lists as not running. */
-  down: number;
-  text: string;
 }
 
 interface NodeState {
@@ -146,7 +139,7 @@ export class LocalCluster {
     await Promise.all(
       this.#nodes.slice(1).map((_, i) => this.#launch(i + 1, deadline - Date.now())),
     );
-    await waitUntil(async () => (await this.#runningNodeCount(0)) === this.#nodes.length, {
+    await waitUntil(async () => (await this.#viewOfNode(0)).running === this.#nodes.length, {
       timeoutMs: Math.max(1_000, deadline - Date.now()),
       intervalMs: 100,
       failed: () => undefined,
@@ -165,23 +158,6 @@ export class LocalCluster {
         `node ${node.config.name} did not start: ${(error as Error).message}\n${nodeLogTail(node.config)}`,
         { cause: error },
       );
-    }
-  }
-
-  async #runningNodeCount(index: number): Promise<number> {
-    try {
-      const response = await managementRequest(
-        this.nodes[index]?.managementUrl ?? "",
-        "/api/nodes",
-        {
-          timeoutMs: 2_000,
-        },
-      );
-      if (!response.ok) return 0;
-      const nodes = (await response.json()) as { running?: boolean }[];
-      return nodes.filter((node) => node.running === true).length;
-    } catch {
-      return 0;
     }
   }
 
@@ -248,7 +224,7 @@ export class LocalCluster {
         this.bootRetries.push(`${node.config.name}: ${firstLine(error)}`);
       }
     }
-    await waitUntil(async () => (await this.#runningNodeCount(index)) >= 1, {
+    await waitUntil(async () => (await this.#viewOfNode(index)).running >= 1, {
       timeoutMs: this.#startTimeoutMs,
       intervalMs: 100,
       failed: () => node.server?.exitReason,
@@ -324,33 +300,8 @@ export class LocalCluster {
   }
 
   /** What node `index` reports about the cluster. */
-  async #viewOfNode(index: number): Promise<NodeView> {
-    try {
-      const response = await managementRequest(
-        this.nodes[index]?.managementUrl ?? "",
-        "/api/nodes?columns=name,running,partitions",
-        { timeoutMs: 2_000 },
-      );
-      if (!response.ok) return { whole: false, down: 0, text: `HTTP ${response.status}` };
-      const nodes = (await response.json()) as {
-        name: string;
-        running?: boolean;
-        partitions?: string[];
-      }[];
-      const down = nodes.filter((node) => node.running !== true).map((node) => node.name);
-      const partitions = nodes.flatMap((node) => node.partitions ?? []);
-      const whole =
-        nodes.length === this.#nodes.length && down.length === 0 && partitions.length === 0;
-      return {
-        whole,
-        down: down.length,
-        text: whole
-          ? "whole"
-          : `${nodes.length} nodes listed, down: [${down.join(", ")}], partitioned from: [${partitions.join(", ")}]`,
-      };
-    } catch (error) {
-      return { whole: false, down: 0, text: `no answer (${(error as Error).message})` };
-    }
+  #viewOfNode(index: number): Promise<NodeView> {
+    return readNodeView(this.nodes[index]?.managementUrl ?? "", this.#nodes.length);
   }
 
   /** Freezes node `index` (SIGSTOP to its process group). */
