@@ -322,7 +322,7 @@ export async function replayDeadLetters(options: ReplayDeadLettersOptions): Prom
             { ...copyProperties(message.properties, headers), mandatory: true },
             timeoutMs,
           );
-          channel.ack(message);
+          walk.take(message);
         }
         current = undefined;
         result.replayed++;

@@ -10,7 +10,8 @@ import { QueueWalk } from "../../../src/dlq/walk.ts";
 
 type Requeue = "in-place" | "to-tail";
 
-function memoryQueue(bodies: string[], requeue: Requeue) {
+/** `nackDelayMs`: a nack takes effect that much later, as on a busy quorum queue. */
+function memoryQueue(bodies: string[], requeue: Requeue, nackDelayMs = 0) {
   interface Entry {
     body: string;
     position: number;
@@ -33,17 +34,24 @@ function memoryQueue(bodies: string[], requeue: Requeue) {
         properties: { messageId: entry.body, headers: {} },
       } as unknown as GetMessage;
     },
+    async checkQueue() {
+      return { messageCount: ready.length };
+    },
+    ack(message: GetMessage) {
+      unacked.delete(message.fields.deliveryTag);
+    },
     nack(message: GetMessage, _allUpTo: boolean, requeueIt: boolean) {
       const entry = unacked.get(message.fields.deliveryTag);
       if (entry === undefined) throw new Error("unknown delivery tag");
       unacked.delete(message.fields.deliveryTag);
       if (!requeueIt) return;
       const back = { ...entry, redelivered: true };
-      if (requeue === "to-tail") ready.push(back);
-      else {
+      const apply = () => {
         ready.push(back);
-        ready = ready.sort((a, b) => a.position - b.position);
-      }
+        if (requeue === "in-place") ready = ready.sort((a, b) => a.position - b.position);
+      };
+      if (nackDelayMs === 0) apply();
+      else setTimeout(apply, nackDelayMs);
     },
   };
   return {
@@ -91,17 +99,29 @@ describe.each(["in-place", "to-tail"] as const)("QueueWalk on a queue that reque
     const queue = memoryQueue(bodies, mode);
     const walk = new QueueWalk(queue.channel, "q", bodies.length);
     for (let message = await walk.next(); message !== false; message = await walk.next()) {
-      // b and d are "replayed": acked by the caller, here simply not given back.
-      if (["b", "d"].includes(message.content.toString())) {
-        queue.channel.nack(message, false, false);
-      } else await walk.putBack(message);
+      // b and d are "replayed": taken for good (acked).
+      if (["b", "d"].includes(message.content.toString())) walk.take(message);
+      else await walk.putBack(message);
     }
     await walk.finish();
     expect(queue.contents()).toEqual(["a", "c", "e"]);
+    expect(queue.unacked()).toBe(0);
   });
 });
 
 describe("QueueWalk", () => {
+  it("ends only once the queue counts every message given back", async () => {
+    const queue = memoryQueue(bodies, "to-tail", 30);
+    const walk = new QueueWalk(queue.channel, "q", bodies.length);
+    const first = await walk.next();
+    if (first === false) throw new Error("empty");
+    await walk.putBack(first);
+    await walk.finish();
+    // A walk that returned at once would leave the queue empty here, its
+    // nacks still on their way.
+    expect(queue.contents()).toEqual(bodies);
+  });
+
   it("never reads past the messages the queue held when it started", async () => {
     const queue = memoryQueue(bodies, "to-tail");
     const walk = new QueueWalk(queue.channel, "q", 2);
