@@ -9,7 +9,7 @@
  * its statistics interval (5 s by default), which is why the default sample
  * interval is no shorter.
  */
-import type { ManagementQueue } from "../management/client.ts";
+import { heldDeadLetters, type ManagementQueue } from "../management/client.ts";
 import type { ConsoleTopology } from "./model.ts";
 
 /** Depth and consumers of one queue (`Q`, a tier or `Q.dlq`). */
@@ -22,6 +22,12 @@ export interface QueueDepth {
   ready: number | undefined;
   /** Delivered, not yet acknowledged. */
   unacked: number | undefined;
+  /**
+   * Dead-lettered on their way out of a quorum queue, not yet accepted by
+   * the target: counted by the broker, neither ready nor unacked
+   * (docs/operations.md#held-dead-letters). Undefined before the first statistics.
+   */
+  held: number | undefined;
   consumers: number | undefined;
 }
 
@@ -70,6 +76,7 @@ function depth(
     exists: found !== undefined,
     ready: found?.messages_ready,
     unacked: found?.messages_unacknowledged,
+    held: found === undefined ? undefined : heldDeadLetters(found),
     consumers: found?.consumers,
   };
 }

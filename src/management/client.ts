@@ -66,6 +66,18 @@ export interface ManagementQueue {
   message_stats?: ManagementMessageStats;
 }
 
+/**
+ * Messages `queue` holds in its at-least-once dead-letter hop, waiting for
+ * the target to accept them: counted in `messages`, neither ready nor
+ * unacked (docs/operations.md#held-dead-letters). Undefined before the
+ * broker's first statistics.
+ */
+export function heldDeadLetters(queue: ManagementQueue): number | undefined {
+  if (queue.messages === undefined) return undefined;
+  const settled = (queue.messages_ready ?? 0) + (queue.messages_unacknowledged ?? 0);
+  return Math.max(0, queue.messages - settled);
+}
+
 /** A counter with its current rate, as in `message_stats` (`publish_details`, ...). */
 export interface ManagementRate {
   /** Per second, over the broker's last sample interval. */

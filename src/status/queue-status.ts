@@ -28,7 +28,7 @@ import type { ChannelModel, GetMessage } from "amqplib";
 import { type BrokerEndpointOptions, resolveEndpoint } from "../connection/endpoint.ts";
 import { openOneShotConnection } from "../connection/one-shot.ts";
 import { HEADER } from "../headers.ts";
-import { ManagementClient, type ManagementQueue } from "../management/client.ts";
+import { heldDeadLetters, ManagementClient, type ManagementQueue } from "../management/client.ts";
 import type { CompiledTopology } from "../topology/model.ts";
 import { deadLetterQueueName } from "../topology/names.ts";
 
@@ -109,14 +109,12 @@ function perSecond(details: { rate?: number; avg_rate?: number } | undefined): n
 
 function counts(name: string, queue: ManagementQueue | undefined): QueueCounts {
   const stats = queue?.message_stats;
-  const ready = queue?.messages_ready ?? 0;
-  const unacked = queue?.messages_unacknowledged ?? 0;
   return {
     name,
     exists: queue !== undefined,
-    ready,
-    unacked,
-    held: Math.max(0, (queue?.messages ?? 0) - ready - unacked),
+    ready: queue?.messages_ready ?? 0,
+    unacked: queue?.messages_unacknowledged ?? 0,
+    held: (queue === undefined ? undefined : heldDeadLetters(queue)) ?? 0,
     consumers: queue?.consumers ?? 0,
     publishRate: perSecond(stats?.publish_details),
     deliverRate: perSecond(stats?.deliver_get_details),

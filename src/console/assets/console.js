@@ -150,10 +150,18 @@ function drawChart(canvas, queue) {
   }
 }
 
+// Dead letters a quorum queue holds until their target accepts them
+// (docs/operations.md#held-dead-letters): shown after the ready count.
+const heldSuffix = (depth) => ((depth.held ?? 0) > 0 ? ` (${fmtNum(depth.held)} held)` : "");
+
 function depthCell(depth, className) {
   if (!depth.exists) return el("td", { className: `num missing ${className}` }, "absent");
   const nonzero = (depth.ready ?? 0) > 0 ? " nonzero" : "";
-  return el("td", { className: `num ${className}${nonzero}` }, fmtNum(depth.ready));
+  return el(
+    "td",
+    { className: `num ${className}${nonzero}` },
+    `${fmtNum(depth.ready)}${heldSuffix(depth)}`,
+  );
 }
 
 function renderQueues() {
@@ -171,7 +179,7 @@ function renderQueues() {
         el(
           "span",
           { className: "tier-depth", dataset: { queue: t.name } },
-          `${t.name.slice(queue.name.length + 1)}: ${t.exists ? fmtNum(t.ready) : "absent"}`,
+          `${t.name.slice(queue.name.length + 1)}: ${t.exists ? `${fmtNum(t.ready)}${heldSuffix(t)}` : "absent"}`,
         ),
       ),
     );

@@ -9,7 +9,7 @@ import { NonRetryableError } from "../../../src/errors.ts";
 import { applyTopology } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { loadTopology } from "../../../src/topology/load.ts";
-import { brokerUrls, management } from "../../support/broker.ts";
+import { brokerUrls, management, vhostUrl } from "../../support/broker.ts";
 import { launchBrowser, type TestBrowser } from "../../support/browser.ts";
 import { randomName } from "../../support/names.ts";
 import {
@@ -282,5 +282,29 @@ describe("warren console in a browser", () => {
     } finally {
       other.close();
     }
+  });
+
+  it("shows the dead letters a retry tier holds until their target takes them", async () => {
+    // email.send.retry.5s dead-letters expired copies to email.send at least
+    // once; with email.send deleted, the broker keeps the copy in the tier.
+    const admin = await amqp.connect(vhostUrl(vhost));
+    try {
+      const channel = await admin.createConfirmChannel();
+      await channel.deleteQueue("email.send");
+      channel.sendToQueue("email.send.retry.5s", Buffer.from("{}"), {
+        messageId: "held-1",
+        expiration: "100",
+      });
+      await channel.waitForConfirms();
+    } finally {
+      await admin.close();
+    }
+    const page = await browser.context.newPage();
+    await page.goto(console_.pageUrl);
+    const email = page.locator('#queues tr[data-queue="email.send"]');
+    await expect
+      .poll(() => email.locator(".tiers").textContent(), { timeout: 30_000 })
+      .toContain("retry.5s: 0 (1 held)");
+    expect(await email.locator(".depth-ready").textContent()).toBe("absent");
   });
 });

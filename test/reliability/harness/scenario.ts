@@ -17,6 +17,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { pino } from "pino";
 import { connect, type Warren } from "../../../src/client.ts";
+import { heldDeadLetters, type ManagementQueue } from "../../../src/management/client.ts";
 import { applyTopology } from "../../../src/topology/apply.ts";
 import { compileTopology } from "../../../src/topology/compile.ts";
 import { resolveTopology } from "../../../src/topology/load.ts";
@@ -257,14 +258,8 @@ export class Scenario {
   async #queueCounts(queue: string): Promise<{ messages: number; held: number }> {
     const path = `/api/queues/${encodeURIComponent(this.vhost)}/${encodeURIComponent(queue)}`;
     const response = await this.env.management(path);
-    const body = (await response.json()) as {
-      messages?: number;
-      messages_ready?: number;
-      messages_unacknowledged?: number;
-    };
-    const messages = body.messages ?? -1;
-    const settled = (body.messages_ready ?? 0) + (body.messages_unacknowledged ?? 0);
-    return { messages, held: Math.max(0, messages - settled) };
+    const body = (await response.json()) as ManagementQueue;
+    return { messages: body.messages ?? -1, held: heldDeadLetters(body) ?? 0 };
   }
 
   /**
