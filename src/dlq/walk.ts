@@ -31,10 +31,11 @@
  * A walk ends only once the broker counts every message it gave back as
  * ready again. On a quorum queue the channel passes acks and nacks on to
  * the queue asynchronously, and holds some back while the queue is slow to
- * confirm earlier ones. A channel closed right after its last nacks then
- * had that message returned to the head of the queue by the close, ahead of
- * the rest (seen once under load in CI: `m-029 m-000 m-001 ...`, reproduced
- * once in 100 back-to-back listings with a publisher loading the broker).
+ * confirm earlier ones. Under load a listing then found the last message
+ * of the previous walk at the head (`m-029 m-000 m-001 ...`, once in CI and
+ * once in 100 back-to-back listings with a publisher loading the broker;
+ * none in 200 with this wait): most likely the channel closed before the
+ * queue applied its last nack, and the close returned it to the head.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
