@@ -174,6 +174,7 @@ export {
   type QueueCounts,
   type QueueStatusOptions,
   type QueueStatusReport,
+  queuesHoldingDeadLetters,
   readQueueStatus,
   type StatusProblem,
   type StatusProblemOptions,

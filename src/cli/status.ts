@@ -12,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type QueueCounts,
   type QueueStatusReport,
+  queuesHoldingDeadLetters,
   readQueueStatus,
   type StatusProblem,
   statusProblems,
@@ -26,6 +27,14 @@ import {
   UsageError,
 } from "./command.ts";
 import { type Output, table } from "./output.ts";
+
+/**
+ * How long a one-shot `warren status` waits before it reads again when a
+ * queue holds dead letters: past the management API's default statistics
+ * interval (5 s), so the second reading is a new sample. Held only in one
+ * of them is a message in flight, not a problem.
+ */
+const HELD_RECHECK_MS = 6_000;
 
 /** Clears a terminal and moves the cursor home, so the next table replaces the last. */
 const CLEAR_SCREEN = "\x1b[H\x1b[2J";
@@ -93,7 +102,8 @@ export const statusCommand: Command = {
     "--ignore-dlq                a non-empty dead-letter queue is not a problem (exit 0)",
     "--ignore-consumers          a work queue without consumers is not a problem (exit 0)",
     "Exit codes: 0 no problems, 1 error, 2 a DLQ holds messages, a queue has no consumer or is missing,",
-    "            or a queue holds dead letters its target has not accepted.",
+    "            or a queue holds dead letters its target has not accepted in two readings",
+    "            (a one-shot run then reads again after 6 s; --watch compares with its last reading).",
   ],
   positionals: [],
   optionalPositionals: ["topology-file"],
@@ -120,9 +130,21 @@ export const statusCommand: Command = {
     };
     const watch = values.watch === true;
     const every = watch ? intervalMs(context) : 0;
+    // Held dead letters are a problem when two readings in a row show them:
+    // --watch compares with its last reading; a one-shot run reads twice.
+    let previous: QueueStatusReport | undefined;
     for (;;) {
-      const report = await readQueueStatus(options);
-      const problems = statusProblems(report, problemOptions);
+      let report = await readQueueStatus(options);
+      if (!watch && queuesHoldingDeadLetters(report).size > 0) {
+        previous = report;
+        await sleep(HELD_RECHECK_MS);
+        report = await readQueueStatus(options);
+      }
+      const problems = statusProblems(report, {
+        ...problemOptions,
+        previous: previous ?? { ...report, queues: [] },
+      });
+      previous = report;
       if (watch && io.isTty === true && !out.json) out.raw(CLEAR_SCREEN);
       out.result({ ok: problems.length === 0, ...report, problems });
       printReport(out, report, problems);

@@ -98,6 +98,22 @@ export interface StatusProblemOptions {
   deadLetters?: boolean;
   /** @default true */
   consumers?: boolean;
+  /**
+   * An earlier reading of the same queues. With it, held dead letters are a
+   * problem only where that reading showed some too: the hop takes
+   * milliseconds, so one reading can catch a message in flight. Without
+   * it, any held count is one.
+   */
+  previous?: QueueStatusReport;
+}
+
+/** Queues (work queues and tiers) holding dead letters in `report`, by name. */
+export function queuesHoldingDeadLetters(report: QueueStatusReport): Set<string> {
+  return new Set(
+    report.queues.flatMap((queue) =>
+      [queue, ...queue.tiers].filter((q) => q.held > 0).map((q) => q.name),
+    ),
+  );
 }
 
 /** Rates are averaged over the last minute: see {@link readQueueStatus}. */
@@ -249,13 +265,17 @@ export function statusProblems(
   const problems: StatusProblem[] = [];
   // The partitions of one queue share its .dlq: report it once.
   const deadLettersReported = new Set<string>();
+  const heldBefore = options.previous && queuesHoldingDeadLetters(options.previous);
   for (const queue of report.queues) {
     // A tier keeps what it holds when its work queue is gone.
-    for (const held of [queue, ...queue.tiers].filter((q) => q.held > 0)) {
+    const holding = [queue, ...queue.tiers].filter(
+      (q) => q.held > 0 && (heldBefore === undefined || heldBefore.has(q.name)),
+    );
+    for (const held of holding) {
       problems.push({
         kind: "dead-letters-held",
         queue: queue.name,
-        detail: `${held.name} holds ${held.held} dead-lettered message${held.held === 1 ? "" : "s"} its target has not accepted: if this stays across readings, see docs/operations.md#held-dead-letters`,
+        detail: `${held.name} holds ${held.held} dead-lettered message${held.held === 1 ? "" : "s"} its target has not accepted: see docs/operations.md#held-dead-letters`,
       });
     }
     if (!queue.exists) {

@@ -121,7 +121,7 @@ describe("warren status", () => {
     ]);
   });
 
-  it("exits 2 when a retry tier holds a dead letter its target has not accepted", async () => {
+  it("exits 2 when a retry tier holds a dead letter its target has not accepted, in two readings", async () => {
     // The tier's copy expires after 1 s and is dead-lettered at least once
     // to `work`; with `work` gone the broker has nowhere to put it and keeps
     // it in the tier: counted, neither ready nor unacked.
@@ -145,7 +145,7 @@ describe("warren status", () => {
           const parsed = JSON.parse(run.stdout);
           return run.code === 2 && parsed.queues[0].tiers[0].held > 0 ? parsed : undefined;
         },
-        20_000,
+        40_000,
         "the tier's held dead letter in warren status",
       );
       expect(report.queues[0].tiers[0]).toMatchObject({
