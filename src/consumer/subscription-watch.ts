@@ -34,9 +34,10 @@
  *   left in this state after the node leading a quorum queue was paused
  *   past the net tick time: every message handled, yet one unacked message
  *   per consumer and the rest ready, for 30 s (docs/reliability.md,
- *   scenario 4; most likely settles lost while the leader was out). Closing the channel hands that message back (the guard
- *   or the handler takes it again). On a single-active-consumer queue the
- *   waiting lanes are idle by design: only the active lane counts.
+ *   scenario 4; most likely settles lost while the leader was out).
+ *   Closing the channel hands that message back (the guard or the handler
+ *   takes it again). On a single-active-consumer queue the waiting lanes
+ *   are idle by design: only the active lane counts.
  *
  * Stale lanes drop their channel and subscribe again
  * (`Lane.dropStaleSubscription`). Each is logged at warn and counted in

@@ -107,13 +107,14 @@ export interface StatusProblemOptions {
   previous?: QueueStatusReport;
 }
 
+/** A work queue and its tiers that hold dead letters (a `Q.dlq` dead-letters nothing). */
+function holdingDeadLetters(queue: WorkQueueStatus): QueueCounts[] {
+  return [queue, ...queue.tiers].filter((q) => q.held > 0);
+}
+
 /** Queues (work queues and tiers) holding dead letters in `report`, by name. */
 export function queuesHoldingDeadLetters(report: QueueStatusReport): Set<string> {
-  return new Set(
-    report.queues.flatMap((queue) =>
-      [queue, ...queue.tiers].filter((q) => q.held > 0).map((q) => q.name),
-    ),
-  );
+  return new Set(report.queues.flatMap((queue) => holdingDeadLetters(queue).map((q) => q.name)));
 }
 
 /** Rates are averaged over the last minute: see {@link readQueueStatus}. */
@@ -268,10 +269,10 @@ export function statusProblems(
   const heldBefore = options.previous && queuesHoldingDeadLetters(options.previous);
   for (const queue of report.queues) {
     // A tier keeps what it holds when its work queue is gone.
-    const holding = [queue, ...queue.tiers].filter(
-      (q) => q.held > 0 && (heldBefore === undefined || heldBefore.has(q.name)),
+    const confirmed = holdingDeadLetters(queue).filter(
+      (q) => heldBefore === undefined || heldBefore.has(q.name),
     );
-    for (const held of holding) {
+    for (const held of confirmed) {
       problems.push({
         kind: "dead-letters-held",
         queue: queue.name,

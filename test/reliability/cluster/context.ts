@@ -39,8 +39,9 @@ export function clusterEnv(): ScenarioEnv {
       return `${answers.join("\n")}\n${c.logs()}`;
     },
     // The step that released a held copy in each occurrence seen
-    // (docs/reliability.md): the tier's leader starts a new dead-letter
-    // worker, which sends the copy again.
+    // (docs/reliability.md): the tier's new leader starts a dead-letter
+    // worker of its own, which sends the copy again. The time reported
+    // includes waiting for the cluster to be whole.
     releaseHeldCopies: async (vhost, queue) => {
       const leader = await c.queueLeader(vhost, queue);
       const started = Date.now();
