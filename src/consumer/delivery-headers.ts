@@ -51,6 +51,9 @@ export function describeHeaderValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+// Shared, never changed: every message without the header reads the same.
+const ABSENT: HeaderValue<never> = Object.freeze({ state: "absent" });
+
 /**
  * `warren-attempt` of a delivery: a whole number from 1 to {@link MAX_ATTEMPT},
  * given as an integer or a string of digits. Negative numbers, 0, fractions,
@@ -59,7 +62,7 @@ export function describeHeaderValue(value: unknown): string {
  */
 export function readAttempt(headers: MessagePropertyHeaders | undefined): HeaderValue<number> {
   const raw = own(headers, HEADER.attempt);
-  if (raw === undefined) return { state: "absent" };
+  if (raw === undefined) return ABSENT;
   let n: number | undefined;
   if (typeof raw === "number") n = raw;
   else if (typeof raw === "string" && /^[0-9]{1,16}$/.test(raw)) n = Number(raw);

@@ -71,16 +71,18 @@ async function deliver<T>(
   let attempt = firstAttempt;
   let timing = newTiming();
   let verdict = await decide(rt, message, attempt, timing);
-  const held: HoldState = { uncounted: 0 };
+  let held: HoldState | undefined;
   while (rt.options.ordering === "hold" && verdict.kind === "retry") {
     // Retried in place: the message keeps its place at the head of its lane.
+    held ??= { uncounted: 0 };
     const next = nextHeldAttempt(rt, verdict, attempt, held);
     if (next === undefined) {
       verdict = { kind: "dead-letter", reason: "retries-exhausted", error: verdict.error };
       break;
     }
     rt.observe?.(message, observationOf(verdict));
-    await finishAttempt(rt, message, attempt, timing);
+    const waiting = finishAttempt(rt, message, attempt, timing);
+    if (waiting !== undefined) await waiting;
     rt.meters.consumed.retried.inc();
     rt.meters.retries.get(verdict.tier.queue)?.inc();
     rt.logger.info(
@@ -95,9 +97,12 @@ async function deliver<T>(
     verdict = await decide(rt, message, attempt, timing);
   }
   if (span !== undefined) spanOutcome(span, verdict);
-  await settle(rt, message, channel, attempt, verdict);
+  // An ack settles synchronously (undefined); only other verdicts are awaited.
+  const settling = settle(rt, message, channel, attempt, verdict);
+  if (settling !== undefined) await settling;
   rt.observe?.(message, observationOf(verdict));
-  await finishAttempt(rt, message, attempt, timing);
+  const waiting = finishAttempt(rt, message, attempt, timing);
+  if (waiting !== undefined) await waiting;
 }
 
 function newTiming(): HandlerTiming {
@@ -120,16 +125,21 @@ async function decide<T>(
   }
 }
 
-/** The bookkeeping of one attempt, after the message is settled (or held). */
-async function finishAttempt<T>(
+/**
+ * The bookkeeping of one attempt, after the message is settled (or held).
+ * Synchronous (undefined) unless the handler outlived its deadline: then
+ * the promise of the lane's wait for it.
+ */
+function finishAttempt<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   attempt: number,
   timing: HandlerTiming,
-): Promise<void> {
+): Promise<void> | undefined {
   // After the ack, so that the bookkeeping never delays the next delivery.
   if (timing.seconds >= 0) rt.meters.duration[timing.result].observe(timing.seconds);
-  if (timing.overrun !== undefined) await awaitOverrun(rt, message, attempt, timing.overrun);
+  if (timing.overrun === undefined) return undefined;
+  return awaitOverrun(rt, message, attempt, timing.overrun);
 }
 
 /** The delivery's attempt; a forged or broken `warren-attempt` counts as 1 and is logged. */

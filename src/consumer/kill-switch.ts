@@ -52,15 +52,17 @@ export type DeliveryObservation =
   /** Says nothing either way (a duplicate, a key in progress elsewhere, an internal requeue). */
   | { kind: "neutral" };
 
+// Shared, never changed: observations are read, not written.
+const SUCCESS: DeliveryObservation = Object.freeze({ kind: "success" });
+const NEUTRAL: DeliveryObservation = Object.freeze({ kind: "neutral" });
+
 /** What a verdict says about the handler's dependencies. */
 export function observationOf(verdict: Verdict): DeliveryObservation {
-  if (verdict.kind === "ack") {
-    return verdict.outcome === "acked" ? { kind: "success" } : { kind: "neutral" };
-  }
-  if (verdict.kind === "requeue") return { kind: "neutral" };
+  if (verdict.kind === "ack") return verdict.outcome === "acked" ? SUCCESS : NEUTRAL;
+  if (verdict.kind === "requeue") return NEUTRAL;
   const error = verdict.error;
   // A retry without an error: the idempotency key is in progress elsewhere.
-  if (verdict.kind === "retry" && error === undefined) return { kind: "neutral" };
+  if (verdict.kind === "retry" && error === undefined) return NEUTRAL;
   if (verdict.kind === "retry" || verdict.reason === "retries-exhausted") {
     const failure =
       error instanceof HandlerTimeoutError

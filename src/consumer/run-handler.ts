@@ -19,6 +19,7 @@ export class HandlerTimeoutError extends Error {
 }
 
 const completed = (): RunStatus => "completed";
+const asStatus = (status: unknown) => status as RunStatus;
 
 /**
  * Runs the handler with its deadline; throws (or rejects with) what the
@@ -42,12 +43,15 @@ export function runHandler<T>(
   const contextFor = (scope: unknown) =>
     createContext(rt.queue, message, attempt, signal, rt.logger, scope);
   const idempotency = rt.options.idempotency;
-  let run: Promise<RunStatus>;
+  // Without a guard, `run` is the handler's own promise (whatever it
+  // resolves to means "completed"): no promise layer is added per message.
+  let run: Promise<unknown>;
   if (idempotency === undefined) {
     const result = rt.handler(value, contextFor(undefined));
     // A synchronous handler has finished already: no deadline to watch.
     if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return "completed";
-    run = Promise.resolve(result).then(completed);
+    // A foreign thenable is adopted once, so it cannot settle twice.
+    run = result instanceof Promise ? result : Promise.resolve(result);
   } else {
     // No key means the guard cannot keep its promise: idempotencyKeyOf
     // throws a NonRetryableError and the message is dead-lettered.
@@ -56,8 +60,9 @@ export function runHandler<T>(
       .run(key, async (scope) => rt.handler(value, contextFor(scope)))
       .then((outcome) => outcome.status);
   }
+  const statusOf = idempotency === undefined ? completed : asStatus;
   const timeoutMs = rt.options.timeoutMs;
-  if (timeoutMs === 0) return run;
+  if (timeoutMs === 0) return run.then(statusOf);
 
   const { promise, resolve, reject } = Promise.withResolvers<RunStatus>();
   const watch: HandlerDeadline = {
@@ -84,7 +89,7 @@ export function runHandler<T>(
       if (watch.state === "done") return;
       watch.state = "done";
       deadlines.settled(watch);
-      resolve(status);
+      resolve(statusOf(status));
     },
     (error: unknown) => {
       if (watch.state === "done") {

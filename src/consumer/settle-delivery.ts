@@ -28,18 +28,32 @@ function count(rt: DeliveryRuntime<unknown>, outcome: ConsumeOutcome): void {
   rt.meters.consumed[outcome].inc();
 }
 
-/** Acks, copies then acks, or requeues `message` as `verdict` says. */
-export async function settle<T>(
+/**
+ * Acks, copies then acks, or requeues `message` as `verdict` says. An ack
+ * is done synchronously and returns undefined: the common case costs no
+ * promise; the other verdicts return the promise of their work.
+ */
+export function settle<T>(
   rt: DeliveryRuntime<T>,
   message: ConsumeMessage,
   channel: DeliveryChannel,
   attempt: number,
   verdict: Verdict,
-): Promise<void> {
+): Promise<void> | undefined {
   if (verdict.kind === "ack") {
     if (ack(rt, message, channel, attempt)) count(rt as DeliveryRuntime<unknown>, verdict.outcome);
-    return;
+    return undefined;
   }
+  return settleOtherwise(rt, message, channel, attempt, verdict);
+}
+
+async function settleOtherwise<T>(
+  rt: DeliveryRuntime<T>,
+  message: ConsumeMessage,
+  channel: DeliveryChannel,
+  attempt: number,
+  verdict: Exclude<Verdict, { kind: "ack" }>,
+): Promise<void> {
   // Built only off the ack path: the common case logs nothing.
   const log = messageLogFields(message, attempt);
   if (verdict.kind === "requeue") {

@@ -28,6 +28,10 @@ export type Verdict =
   | { kind: "dead-letter"; reason: DeadLetterReason; error: unknown }
   | { kind: "requeue"; why: string };
 
+// Shared, never changed: a verdict is read, not written, after judge().
+const ACKED: Verdict = Object.freeze({ kind: "ack", outcome: "acked" });
+const DUPLICATE: Verdict = Object.freeze({ kind: "ack", outcome: "duplicate" });
+
 /** How long the handler ran, observed once the delivery is settled. */
 export interface HandlerTiming {
   seconds: number;
@@ -94,13 +98,13 @@ export async function judge<T>(
     // An overrunning handler still runs: counted until it settles.
     if (timing.overrun === undefined) rt.meters.inFlight.dec();
   }
-  if (status === "completed") return { kind: "ack", outcome: "acked" };
+  if (status === "completed") return ACKED;
   if (status === "duplicate") {
     rt.logger.debug(
       messageLogFields(message, attempt),
       "duplicate: already handled, acking without calling the handler",
     );
-    return { kind: "ack", outcome: "duplicate" };
+    return DUPLICATE;
   }
   // Another consumer holds the lease. On a redelivery the holder most likely
   // died with the message: a failed attempt. Otherwise come back after the
