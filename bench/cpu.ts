@@ -6,6 +6,9 @@
  *
  * - `cpu µs/msg`: the process's user + system CPU (`process.cpuUsage`) over
  *   `--messages` messages, after `--warmup` messages on the same connection;
+ * - of it, `main thread µs/msg`: the JavaScript thread's share (its
+ *   `/proc/self/task/<pid>/schedstat`); the rest is V8's workers (garbage
+ *   collection, compilation) and libuv's;
  * - `broker µs/msg`: the CPU the broker's process (`beam.smp`, found by the
  *   port of the URL) spent over the same window, summed over its threads'
  *   `/proc/<pid>/task/<tid>/schedstat` (nanoseconds, unlike the 10 ms ticks
@@ -49,6 +52,8 @@ const WORKLOADS: readonly Workload[] = ["awaited", "pipelined", "consume-1", "co
 interface ChildResult {
   messages: number;
   cpuUs: number;
+  /** The main (JavaScript) thread's part of `cpuUs`, when /proc tells it. */
+  mainThreadCpuUs?: number;
   wallUs: number;
   /** The measured window on the monotonic clock, in µs (to cut a CPU profile to it). */
   window: [number, number];
@@ -66,6 +71,15 @@ export function processCpuNs(pid: number | undefined): number | undefined {
       total += Number(stat.split(" ")[0]);
     }
     return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time in ns this process's main thread has spent; undefined when unreadable. */
+function mainThreadCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
   } catch {
     return undefined;
   }
@@ -106,8 +120,10 @@ async function child(
   const clock = () => Number(process.hrtime.bigint() / 1000n);
   let from = clock();
   let broker0 = processCpuNs(brokerPid);
+  let main0 = mainThreadCpuNs();
   const start = () => {
     broker0 = processCpuNs(brokerPid);
+    main0 = mainThreadCpuNs();
     cpu0 = process.cpuUsage();
     wall0 = performance.now();
     from = clock();
@@ -115,9 +131,13 @@ async function child(
   const stop = (): ChildResult => {
     const cpu = process.cpuUsage(cpu0);
     const broker1 = processCpuNs(brokerPid);
+    const main1 = mainThreadCpuNs();
     return {
       messages,
       cpuUs: cpu.user + cpu.system,
+      ...(main0 !== undefined && main1 !== undefined
+        ? { mainThreadCpuUs: (main1 - main0) / 1000 }
+        : {}),
       wallUs: (performance.now() - wall0) * 1000,
       window: [from, clock()],
       ...(broker0 !== undefined && broker1 !== undefined
@@ -306,9 +326,9 @@ async function main(): Promise<void> {
   const broker = await findOrStartBroker();
   try {
     console.log(
-      `| workload | system | ${values.callgrind ? "instructions/msg" : "cpu µs/msg (median) | wall µs/msg (median) | broker cpu µs/msg (median, range)"} | load average (1 min) | runs |`,
+      `| workload | system | ${values.callgrind ? "instructions/msg" : "cpu µs/msg (median) | of it main thread (median) | wall µs/msg (median) | broker cpu µs/msg (median, range)"} | load average (1 min) | runs |`,
     );
-    console.log(`|---|---|---:|${values.callgrind ? "" : "---:|---:|"}---:|---:|`);
+    console.log(`|---|---|---:|${values.callgrind ? "" : "---:|---:|---:|"}---:|---:|`);
     for (const workload of workloads) {
       const results = new Map<string, ChildResult[] | number[]>();
       const loads: number[] = [];
@@ -345,6 +365,11 @@ async function main(): Promise<void> {
           const runs = list as ChildResult[];
           const cpu = median(runs.map((r) => r.cpuUs / r.messages));
           const wall = median(runs.map((r) => r.wallUs / r.messages));
+          const mainRuns = runs.filter((r) => r.mainThreadCpuUs !== undefined);
+          const main =
+            mainRuns.length === 0
+              ? "—"
+              : median(mainRuns.map((r) => (r.mainThreadCpuUs as number) / r.messages)).toFixed(1);
           const brokerRuns = runs.filter((r) => r.brokerCpuUs !== undefined);
           const perMessage = brokerRuns.map((r) => (r.brokerCpuUs as number) / r.messages);
           const broker =
@@ -352,7 +377,7 @@ async function main(): Promise<void> {
               ? "—"
               : `${median(perMessage).toFixed(1)} (${Math.min(...perMessage).toFixed(0)}–${Math.max(...perMessage).toFixed(0)})`;
           console.log(
-            `| ${workload} (${type}) | ${system} | ${cpu.toFixed(1)} | ${wall.toFixed(1)} | ${broker} | ${load} | ${runs.length} |`,
+            `| ${workload} (${type}) | ${system} | ${cpu.toFixed(1)} | ${main} | ${wall.toFixed(1)} | ${broker} | ${load} | ${runs.length} |`,
           );
         }
       }
