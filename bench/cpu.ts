@@ -61,25 +61,27 @@ interface ChildResult {
   brokerCpuUs?: number;
 }
 
+/** CPU time in ns thread `tid` of process `pid` has spent (the first field of its schedstat); throws when unreadable. */
+function threadCpuNs(pid: number | "self", tid: number | string): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+}
+
 /** CPU time in ns the process `pid` has spent, summed over its threads; undefined when unreadable. */
 export function processCpuNs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     let total = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8");
-      total += Number(stat.split(" ")[0]);
-    }
+    for (const tid of readdirSync(`/proc/${pid}/task`)) total += threadCpuNs(pid, tid);
     return total;
   } catch {
     return undefined;
   }
 }
 
-/** CPU time in ns this process's main thread has spent; undefined when unreadable. */
+/** CPU time in ns this process's main thread (its thread id is the pid) has spent; undefined when unreadable. */
 function mainThreadCpuNs(): number | undefined {
   try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+    return threadCpuNs("self", process.pid);
   } catch {
     return undefined;
   }
